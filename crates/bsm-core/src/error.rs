@@ -1,0 +1,195 @@
+//! bsm's one error type, [`Error`], and [`Result`].
+//!
+//! Every variant names what failed and with which input (operation, profile,
+//! role ARN, path); the underlying cause is boxed behind `source()`. No
+//! variant ever holds a secret key or a session token.
+
+/// A boxed error from the SDK or the standard library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in bsm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument was rejected before any request was sent.
+    #[error("invalid {what} `{value}`: {reason}")]
+    InvalidInput {
+        /// Which input, e.g. `region`, `role ARN`, `duration`.
+        what: &'static str,
+        /// The value given (never a secret: secrets are reported as `<redacted>`).
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// Credentials could not be resolved (missing profile, no credentials in
+    /// the chain, an expired SSO session, ...).
+    #[error("cannot resolve AWS credentials{}", for_profile(profile.as_deref()))]
+    Credentials {
+        /// The profile in use, if one was named.
+        profile: Option<String>,
+        /// The credential provider's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A request to an AWS service failed.
+    #[error("{operation} failed{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Service {
+        /// The operation, e.g. `STS GetCallerIdentity`.
+        operation: &'static str,
+        /// The AWS error code, e.g. `AccessDenied`, when the service sent one.
+        code: Option<String>,
+        /// The SDK's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+fn for_profile(profile: Option<&str>) -> String {
+    profile
+        .map(|p| format!(" for profile `{p}`"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// The AWS error code (`AccessDenied`, `ThrottlingException`, ...), when
+    /// a service returned one.
+    #[must_use]
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(
+        what: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            what,
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps an SDK operation error, keeping its code. When the SDK could
+    /// not read a code from the response (an emulator or proxy answering in
+    /// another error format), the code is taken from an XML `<Code>` element
+    /// of the raw body, else `HTTP <status>`.
+    pub(crate) fn service<E>(
+        operation: &'static str,
+        err: aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::http::Response,
+        >,
+    ) -> Self
+    where
+        E: std::error::Error
+            + aws_smithy_types::error::metadata::ProvideErrorMetadata
+            + Send
+            + Sync
+            + 'static,
+    {
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+        let code = err.code().map(str::to_owned).or_else(|| {
+            let raw = err.raw_response()?;
+            let body = raw
+                .body()
+                .bytes()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("");
+            Some(xml_code(body).unwrap_or_else(|| format!("HTTP {}", raw.status().as_u16())))
+        });
+        Error::Service {
+            operation,
+            code,
+            source: Box::new(err),
+        }
+    }
+}
+
+fn xml_code(body: &str) -> Option<String> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let len = body[start..].find("</Code>")?;
+    let code = body[start..start + len].trim();
+    (!code.is_empty() && code.len() < 128).then(|| code.to_owned())
+}
+
+/// The error of [`AwsService::from_str`](std::str::FromStr): no service by that name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown AWS service `{name}` (expected a feature name like `s3` or a crate name like `aws-sdk-s3`)"
+)]
+pub struct UnknownService {
+    name: String,
+}
+
+impl UnknownService {
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+
+    /// The name that was not found.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_names_the_input() {
+        let e = Error::invalid("region", "", "must not be empty");
+        assert_eq!(e.to_string(), "invalid region ``: must not be empty");
+    }
+
+    #[test]
+    fn service_error_shows_operation_and_code() {
+        let e = Error::Service {
+            operation: "IAM ListAccountAliases",
+            code: Some("AccessDenied".into()),
+            source: "denied".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "IAM ListAccountAliases failed (AccessDenied)"
+        );
+        assert_eq!(e.code(), Some("AccessDenied"));
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn xml_codes_are_read_from_raw_bodies() {
+        assert_eq!(
+            xml_code(
+                "<ErrorResponse><Errors><Error><Code>AccessDenied</Code></Error></Errors></ErrorResponse>"
+            ),
+            Some("AccessDenied".into())
+        );
+        assert_eq!(xml_code("<html>nope</html>"), None);
+        assert_eq!(xml_code("<Code></Code>"), None);
+    }
+
+    #[test]
+    fn credentials_error_names_the_profile() {
+        let e = Error::Credentials {
+            profile: Some("dev".into()),
+            source: "no creds".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot resolve AWS credentials for profile `dev`"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Who the manager's credentials belong to: account id, user id, principal
+//! ARN (one STS `GetCallerIdentity`, cached), the account alias (IAM
+//! `ListAccountAliases`), their masked forms, and the who-am-i summary.
+
+use std::fmt;
+
+use crate::mask::{mask_account_id, mask_arn, mask_user_id};
+use crate::{Error, Result, SessionManager};
+
+/// The answer of STS `GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Identity {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The unique id of the user or role session.
+    pub user_id: String,
+    /// The principal's ARN (`arn:aws:sts::...:assumed-role/...` for a role).
+    pub arn: String,
+}
+
+/// The account alias line of [`WhoAmI`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AliasStatus {
+    /// The account's first alias.
+    Set(String),
+    /// The account has no alias.
+    NotSet,
+    /// The lookup failed; the AWS error code (`AccessDenied`, ...), or
+    /// `Unknown` when there was none.
+    Unavailable(String),
+}
+
+/// The who-am-i summary. Its `Display` is the five lines of the Python
+/// original's `print_who_am_i`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WhoAmI {
+    /// User id, masked or raw.
+    pub user_id: String,
+    /// Account id, masked or raw.
+    pub account_id: String,
+    /// Principal ARN, masked or raw.
+    pub principal_arn: String,
+    /// The account alias.
+    pub alias: AliasStatus,
+    /// The region, if configured.
+    pub region: Option<String>,
+}
+
+impl fmt::Display for WhoAmI {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alias = match &self.alias {
+            AliasStatus::Set(a) => a.clone(),
+            AliasStatus::NotSet => "<not set>".to_owned(),
+            AliasStatus::Unavailable(code) => format!("<unavailable: {code}>"),
+        };
+        writeln!(f, "User Id = {}", self.user_id)?;
+        writeln!(f, "AWS Account Id = {}", self.account_id)?;
+        writeln!(f, "Principal Arn = {}", self.principal_arn)?;
+        writeln!(f, "AWS Account Alias = {alias}")?;
+        write!(
+            f,
+            "AWS Region = {}",
+            self.region.as_deref().unwrap_or("<not set>")
+        )
+    }
+}
+
+impl SessionManager {
+    /// The caller's identity: one STS `GetCallerIdentity`, cached until
+    /// [`clear_cache`](Self::clear_cache). Concurrent first callers share
+    /// one request; an error is returned to each of them and not cached.
+    pub async fn identity(&self) -> Result<Identity> {
+        let cache = self.cache();
+        cache
+            .identity
+            .get_or_try_init(|| async {
+                tracing::debug!("calling STS GetCallerIdentity");
+                let out = self
+                    .sts_client_internal()
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| Error::service("STS GetCallerIdentity", e))?;
+                Ok(Identity {
+                    account_id: out.account.unwrap_or_default(),
+                    user_id: out.user_id.unwrap_or_default(),
+                    arn: out.arn.unwrap_or_default(),
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The account id, e.g. `123456789012` (see [`identity`](Self::identity)).
+    pub async fn aws_account_id(&self) -> Result<String> {
+        Ok(self.identity().await?.account_id)
+    }
+
+    /// The user id (see [`identity`](Self::identity)).
+    pub async fn aws_account_user_id(&self) -> Result<String> {
+        Ok(self.identity().await?.user_id)
+    }
+
+    /// The principal ARN (see [`identity`](Self::identity)).
+    pub async fn principal_arn(&self) -> Result<String> {
+        Ok(self.identity().await?.arn)
+    }
+
+    /// `12********12`.
+    pub async fn masked_aws_account_id(&self) -> Result<String> {
+        Ok(mask_account_id(&self.aws_account_id().await?))
+    }
+
+    /// `AIDA***1234`.
+    pub async fn masked_aws_account_user_id(&self) -> Result<String> {
+        Ok(mask_user_id(&self.aws_account_user_id().await?))
+    }
+
+    /// `arn:aws:iam::12********12:user/alice`.
+    pub async fn masked_principal_arn(&self) -> Result<String> {
+        Ok(mask_arn(&self.principal_arn().await?))
+    }
+
+    /// The account's first alias (IAM `ListAccountAliases`), `None` when it
+    /// has none. Cached until [`clear_cache`](Self::clear_cache); an error
+    /// (e.g. `AccessDenied`) is returned and not cached.
+    #[cfg(feature = "iam")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "iam")))]
+    pub async fn aws_account_alias(&self) -> Result<Option<String>> {
+        let cache = self.cache();
+        cache
+            .alias
+            .get_or_try_init(|| async {
+                let out = self
+                    .client::<aws_sdk_iam::Client>()
+                    .list_account_aliases()
+                    .send()
+                    .await
+                    .map_err(|e| Error::service("IAM ListAccountAliases", e))?;
+                Ok(out.account_aliases.into_iter().next())
+            })
+            .await
+            .cloned()
+    }
+
+    /// The who-am-i summary; `masked` hides the account id in every value.
+    /// An identity error is returned; an alias error shows as
+    /// `<unavailable: CODE>`.
+    pub async fn who_am_i(&self, masked: bool) -> Result<WhoAmI> {
+        let id = self.identity().await?;
+        #[cfg(feature = "iam")]
+        let alias = match self.aws_account_alias().await {
+            Ok(Some(a)) => AliasStatus::Set(a),
+            Ok(None) => AliasStatus::NotSet,
+            Err(e) => AliasStatus::Unavailable(e.code().unwrap_or("Unknown").to_owned()),
+        };
+        #[cfg(not(feature = "iam"))]
+        let alias = AliasStatus::Unavailable("IamFeatureDisabled".to_owned());
+        let (user_id, account_id, principal_arn) = if masked {
+            (
+                mask_user_id(&id.user_id),
+                mask_account_id(&id.account_id),
+                mask_arn(&id.arn),
+            )
+        } else {
+            (id.user_id, id.account_id, id.arn)
+        };
+        Ok(WhoAmI {
+            user_id,
+            account_id,
+            principal_arn,
+            alias,
+            region: self.aws_region().map(str::to_owned),
+        })
+    }
+
+    /// Prints [`who_am_i`](Self::who_am_i) to stdout.
+    pub async fn print_who_am_i(&self, masked: bool) -> Result<()> {
+        println!("{}", self.who_am_i(masked).await?);
+        Ok(())
+    }
+
+    /// The STS client for identity calls: the cached one when the `sts`
+    /// feature exposes it, else a new one (STS is always compiled in).
+    pub(crate) fn sts_client_internal(&self) -> aws_sdk_sts::Client {
+        #[cfg(feature = "sts")]
+        {
+            self.client::<aws_sdk_sts::Client>()
+        }
+        #[cfg(not(feature = "sts"))]
+        {
+            aws_sdk_sts::Client::new(self.sdk_config())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_am_i_has_the_python_lines() {
+        let w = WhoAmI {
+            user_id: "AKIA***MPLE".into(),
+            account_id: "12********12".into(),
+            principal_arn: "arn:aws:sts::12********12:user/moto".into(),
+            alias: AliasStatus::NotSet,
+            region: Some("us-east-1".into()),
+        };
+        assert_eq!(
+            w.to_string(),
+            "User Id = AKIA***MPLE\nAWS Account Id = 12********12\n\
+             Principal Arn = arn:aws:sts::12********12:user/moto\n\
+             AWS Account Alias = <not set>\nAWS Region = us-east-1"
+        );
+        let w = WhoAmI {
+            alias: AliasStatus::Unavailable("AccessDenied".into()),
+            ..w
+        };
+        assert!(
+            w.to_string()
+                .contains("AWS Account Alias = <unavailable: AccessDenied>\n")
+        );
+    }
+}

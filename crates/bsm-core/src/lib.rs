@@ -1,0 +1,37 @@
+//! The engine of [bsm](https://docs.rs/bsm): [`SessionManager`], its builder,
+//! identity, errors, and the per-service accessors generated from
+//! `services.toml`.
+//!
+//! Depend on the facade crate `bsm` rather than on this one: it forwards the
+//! service features and re-exports everything here.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod error;
+mod identity;
+pub mod mask;
+mod service;
+mod session;
+
+pub use aws_config;
+pub use aws_credential_types;
+pub use aws_types;
+pub use error::{Error, Result, UnknownService};
+pub use identity::{AliasStatus, Identity, WhoAmI};
+pub use service::Service;
+pub use session::{CacheStats, CredentialSource, SessionManager, SessionManagerBuilder};
+
+// The `AwsService` enum, one accessor per enabled service on
+// `SessionManager`, the `Service` impls and the SDK crate re-exports.
+bsm_macros::services!();
+
+// STS is always compiled in (identity and assume role need it); the `sts`
+// feature only adds the accessor and the re-export.
+#[cfg(not(feature = "sts"))]
+#[doc(hidden)]
+pub use aws_sdk_sts;
+
+/// Used by the generated code only.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::service::private::Sealed;
+}

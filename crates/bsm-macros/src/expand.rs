@@ -1,0 +1,236 @@
+//! Emits the code for the validated services: accessors, `Service` impls,
+//! re-exports and the `AwsService` enum.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::LitStr;
+
+use crate::model::{self, Problem, Service};
+use crate::validate;
+
+/// Expands `services!()` (embedded file) or `services!("toml text")`.
+pub fn expand(input: TokenStream, embedded: &str) -> syn::Result<TokenStream> {
+    let (text, span) = if input.is_empty() {
+        (embedded.to_owned(), Span::call_site())
+    } else {
+        let lit: LitStr = syn::parse2(input)?;
+        (lit.value(), lit.span())
+    };
+    let (services, mut problems) = model::parse(&text);
+    let (services, more) = validate::validate(services);
+    problems.extend(more);
+    let code = emit(&services);
+    let errors = problems
+        .iter()
+        .map(|p| to_error(&text, p, span).into_compile_error());
+    Ok(quote! { #code #(#errors)* })
+}
+
+fn to_error(text: &str, p: &Problem, span: Span) -> syn::Error {
+    let (line, col) = model::line_col(text, p.span.start);
+    syn::Error::new(span, format!("services.toml:{line}:{col}: {}", p.message))
+}
+
+fn variant_name(feature: &str) -> syn::Ident {
+    let mut name = String::new();
+    for part in feature.split('_') {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    format_ident!("{}", name)
+}
+
+fn emit(services: &[Service]) -> TokenStream {
+    let count = services.len();
+    let variants: Vec<_> = services
+        .iter()
+        .map(|s| variant_name(&s.feature.value))
+        .collect();
+    let crates: Vec<_> = services.iter().map(|s| s.krate.value.as_str()).collect();
+    let features: Vec<_> = services.iter().map(|s| s.feature.value.as_str()).collect();
+    let accessors_str: Vec<_> = services.iter().map(|s| s.accessor.value.as_str()).collect();
+    let retired: Vec<_> = services.iter().map(|s| s.retired).collect();
+    let variant_docs: Vec<_> = services
+        .iter()
+        .map(|s| match &s.display_name {
+            Some(d) => format!("{d} (`{}`, feature `{}`).", s.krate.value, s.feature.value),
+            None => format!(
+                "The `{}` crate (feature `{}`).",
+                s.krate.value, s.feature.value
+            ),
+        })
+        .collect();
+    let (items, methods): (Vec<_>, Vec<_>) = services.iter().map(per_service).unzip();
+
+    quote! {
+        /// Every AWS service crate in bsm's `services.toml`, whether its cargo
+        /// feature is enabled in this build or not.
+        ///
+        /// `Display` writes the feature name (`s3`); `FromStr` accepts the
+        /// feature name or the crate name (`s3`, `aws-sdk-s3`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum AwsService {
+            #( #[doc = #variant_docs] #variants, )*
+        }
+
+        impl AwsService {
+            /// Every service, in `services.toml` order (sorted by crate name).
+            pub const ALL: &'static [AwsService] = &[ #( AwsService::#variants, )* ];
+
+            /// The number of services whose feature is enabled in this build.
+            pub const ENABLED_COUNT: usize = {
+                let mut n = 0;
+                let mut i = 0;
+                while i < #count {
+                    if AwsService::ALL[i].is_enabled() { n += 1; }
+                    i += 1;
+                }
+                n
+            };
+
+            /// The SDK crate's package name, e.g. `aws-sdk-s3`.
+            #[must_use]
+            pub const fn crate_name(self) -> &'static str {
+                match self { #( AwsService::#variants => #crates, )* }
+            }
+
+            /// The cargo feature of `bsm` that enables it, e.g. `s3`.
+            #[must_use]
+            pub const fn feature(self) -> &'static str {
+                match self { #( AwsService::#variants => #features, )* }
+            }
+
+            /// The name of its accessor on `SessionManager`, e.g. `s3_client`.
+            #[must_use]
+            pub const fn accessor(self) -> &'static str {
+                match self { #( AwsService::#variants => #accessors_str, )* }
+            }
+
+            /// Whether its feature is enabled in this build.
+            #[must_use]
+            pub const fn is_enabled(self) -> bool {
+                match self { #( AwsService::#variants => cfg!(feature = #features), )* }
+            }
+
+            /// Whether AWS has retired the service (its accessor is deprecated).
+            #[must_use]
+            pub const fn is_retired(self) -> bool {
+                match self { #( AwsService::#variants => #retired, )* }
+            }
+
+            /// The index of this service's slot among the enabled services.
+            pub(crate) const fn slot(self) -> usize {
+                let me = self as usize;
+                let mut n = 0;
+                let mut i = 0;
+                while i < me {
+                    if AwsService::ALL[i].is_enabled() { n += 1; }
+                    i += 1;
+                }
+                n
+            }
+        }
+
+        impl ::core::fmt::Display for AwsService {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.feature())
+            }
+        }
+
+        impl ::core::str::FromStr for AwsService {
+            type Err = crate::error::UnknownService;
+            fn from_str(s: &str) -> ::core::result::Result<Self, Self::Err> {
+                match s {
+                    #( #features | #crates => ::core::result::Result::Ok(AwsService::#variants), )*
+                    _ => ::core::result::Result::Err(crate::error::UnknownService::new(s)),
+                }
+            }
+        }
+
+        #( #items )*
+
+        impl crate::SessionManager {
+            #( #methods )*
+        }
+    }
+}
+
+/// The items (re-export, `Service` impl) and the accessor method of one service.
+fn per_service(s: &Service) -> (TokenStream, TokenStream) {
+    let feature = s.feature.value.as_str();
+    let krate = s.krate.value.as_str();
+    let path = format_ident!("{}", s.path.value);
+    let accessor = format_ident!("{}", s.accessor.value);
+    let variant = variant_name(feature);
+    let name = match &s.display_name {
+        Some(d) => format!("{d} (`{krate}`)"),
+        None => format!("the `{krate}` service"),
+    };
+    let docs_url = format!("https://docs.rs/{krate}");
+    let mut doc = vec![
+        format!(
+            "The cached [`{}::Client`]({docs_url}) for {name}.",
+            s.path.value
+        ),
+        String::new(),
+        "Built on first call from this manager's configuration (credentials, region, \
+         endpoint URL, shared HTTP client, and any `configure` hook for this service), \
+         then cached for the manager's life or until `clear_cache`. Every later call \
+         returns a clone of the same client: a cheap handle on the same connection pool."
+            .to_owned(),
+        String::new(),
+        "Safe to call from many threads and tasks at once: concurrent first callers \
+         build exactly one client. Building cannot fail and makes no request."
+            .to_owned(),
+        String::new(),
+        format!("Available with the cargo feature `{feature}` of `bsm`."),
+    ];
+    if let Some(note) = &s.note {
+        doc.push(String::new());
+        doc.push(note.clone());
+    }
+    let deprecated = s.retired.then(|| {
+        let note = format!(
+            "AWS no longer updates the service of `{krate}`; the crate still works but gets no new releases"
+        );
+        quote! { #[deprecated(note = #note)] }
+    });
+    let reexport_doc = format!("The `{krate}` crate, re-exported (feature `{feature}`).");
+    let items = quote! {
+        #[cfg(feature = #feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
+        #[doc = #reexport_doc]
+        pub use ::#path;
+
+        #[cfg(feature = #feature)]
+        impl crate::__private::Sealed for ::#path::Client {}
+
+        #[cfg(feature = #feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
+        impl crate::Service for ::#path::Client {
+            type ConfigBuilder = ::#path::config::Builder;
+            const SERVICE: crate::AwsService = crate::AwsService::#variant;
+            fn config_builder(sdk_config: &::aws_types::SdkConfig) -> Self::ConfigBuilder {
+                ::#path::config::Builder::from(sdk_config)
+            }
+            fn from_config_builder(builder: Self::ConfigBuilder) -> Self {
+                ::#path::Client::from_conf(builder.build())
+            }
+        }
+    };
+    let method = quote! {
+        #( #[doc = #doc] )*
+        #[cfg(feature = #feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
+        #deprecated
+        #[must_use]
+        pub fn #accessor(&self) -> ::#path::Client {
+            self.client::<::#path::Client>()
+        }
+    };
+    (items, method)
+}

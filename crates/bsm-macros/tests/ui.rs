@@ -1,0 +1,13 @@
+//! Compile-fail tests: each bad services.toml gives a `compile_error!`
+//! naming `services.toml:LINE:COL` and the problem. Refresh the expected
+//! output with `TRYBUILD=overwrite cargo test -p bsm-macros` and review the diff.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/ok.rs");
+    t.compile_fail("tests/ui/syntax_error.rs");
+    t.compile_fail("tests/ui/duplicate.rs");
+    t.compile_fail("tests/ui/invalid_ident.rs");
+    t.compile_fail("tests/ui/missing_field.rs");
+}

@@ -1,0 +1,31 @@
+//! The harness of bsm's integration tests: a moto emulator per test binary
+//! ([`moto`]) and a recording, fault-injecting HTTP proxy in front of it
+//! ([`Proxy`]), both on 127.0.0.1. The tests themselves live in `tests/`.
+
+mod moto;
+mod proxy;
+
+pub use moto::{Moto, moto};
+pub use proxy::{Proxy, Recorded};
+
+/// A manager on static test keys, talking to `endpoint`.
+pub async fn manager(endpoint: &str) -> bsm::SessionManager {
+    bsm::SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .build()
+        .await
+        .expect("a manager on static keys builds without any request")
+}
+
+/// A name unique within this test run, for buckets, queues and tables.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}

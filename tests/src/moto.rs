@@ -1,0 +1,122 @@
+//! One moto server per test binary, on a free port of 127.0.0.1, started on
+//! first use and stopped by PID when the binary exits (an `atexit` hook);
+//! should the binary die without running it, moto sees its stdin close and
+//! exits by itself.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A running moto server.
+#[derive(Debug)]
+pub struct Moto {
+    addr: SocketAddr,
+    // Held so that moto's stdin stays open while the binary runs.
+    _child: Mutex<Child>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+static PID: AtomicI32 = AtomicI32::new(0);
+
+/// Runs moto's server in a thread and exits when stdin closes, i.e. when
+/// the test binary that started it is gone.
+const WATCHDOG: &str = "\
+import os, sys, threading
+from moto.server import main
+def watch():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+main(['-H', '127.0.0.1', '-p', sys.argv[1]])
+";
+
+const SETUP_HINT: &str = "moto is not installed: run `cargo xtask test` (it installs moto[server] \
+     into ./.venv), or set BSM_VENV to a virtualenv that has it";
+
+extern "C" fn stop_moto() {
+    let pid = PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) with a PID we started; no memory is touched.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+/// The moto server of this test binary, started on first call.
+///
+/// # Panics
+/// When moto is not installed (naming the set-up command) or does not start.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn python() -> Result<PathBuf, String> {
+    let venv = std::env::var_os("BSM_VENV").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+        PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    let installed = Command::new(&python)
+        .args(["-c", "import moto.server, flask"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed {
+        Ok(python)
+    } else {
+        Err(format!("{SETUP_HINT} (looked in {})", venv.display()))
+    }
+}
+
+impl Moto {
+    fn start() -> Result<Self, String> {
+        let python = python()?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut child = Command::new(python)
+            .args(["-c", WATCHDOG, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start moto: {e}"))?;
+        PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+        // SAFETY: registers a plain extern "C" function with no captured state.
+        unsafe {
+            libc::atexit(stop_moto);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("moto exited at start ({status}); {SETUP_HINT}"));
+            }
+            if Instant::now() > deadline {
+                return Err("moto did not listen within 60 s".to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            addr,
+            _child: Mutex::new(child),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}

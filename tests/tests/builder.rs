@@ -1,0 +1,161 @@
+//! Construction from each source, and bad input: every case a typed error
+//! naming the input, before any request.
+
+use std::path::PathBuf;
+
+use bsm::aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+use bsm::{CredentialSource, Error, SessionManager};
+use bsm_tests::{Proxy, moto, unique};
+
+fn files(config: &str, credentials: &str) -> (ProfileFiles, PathBuf) {
+    let dir = std::env::temp_dir().join(unique("bsm-profiles"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config"), config).unwrap();
+    std::fs::write(dir.join("credentials"), credentials).unwrap();
+    let files = ProfileFiles::builder()
+        .with_file(ProfileFileKind::Config, dir.join("config"))
+        .with_file(ProfileFileKind::Credentials, dir.join("credentials"))
+        .build();
+    (files, dir)
+}
+
+#[tokio::test]
+async fn a_named_profile_supplies_keys_and_region() {
+    let proxy = Proxy::start(moto().addr());
+    let (files, dir) = files(
+        "[profile dev]\nregion = eu-west-1\n",
+        "[dev]\naws_access_key_id = AKIADEVPROFILE000001\naws_secret_access_key = devsecret\n",
+    );
+    let bsm = SessionManager::builder()
+        .profile_name("dev")
+        .profile_files(files)
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(bsm.aws_region(), Some("eu-west-1"));
+    assert_eq!(bsm.profile_name(), Some("dev"));
+    assert_eq!(
+        bsm.credential_source(),
+        &CredentialSource::Profile("dev".into())
+    );
+    bsm.aws_account_id().await.unwrap();
+    let auth = proxy.requests()[0]
+        .header("authorization")
+        .unwrap()
+        .to_owned();
+    assert!(auth.contains("Credential=AKIADEVPROFILE000001/"), "{auth}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_ready_sdk_config_is_used_and_overridden_where_asked() {
+    let proxy = Proxy::start(moto().addr());
+    let sdk = bsm::aws_config::SdkConfig::builder()
+        .region(bsm::aws_types::region::Region::new("ap-south-1"))
+        .credentials_provider(
+            bsm::aws_credential_types::provider::SharedCredentialsProvider::new(
+                bsm::aws_credential_types::Credentials::new(
+                    "AKIAFROMSDKCONFIG001",
+                    "s",
+                    None,
+                    None,
+                    "test",
+                ),
+            ),
+        )
+        .behavior_version(bsm::aws_config::BehaviorVersion::latest())
+        .build();
+    let bsm = SessionManager::builder()
+        .sdk_config(sdk)
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(bsm.aws_region(), Some("ap-south-1"));
+    assert_eq!(bsm.credential_source(), &CredentialSource::SdkConfig);
+    assert!(
+        bsm.sdk_config().http_client().is_some(),
+        "bsm adds its shared HTTP client"
+    );
+    bsm.aws_account_id().await.unwrap();
+    assert!(
+        proxy.requests()[0]
+            .header("authorization")
+            .unwrap()
+            .contains("AKIAFROMSDKCONFIG001")
+    );
+}
+
+fn invalid(err: &Error) -> (&'static str, String) {
+    match err {
+        Error::InvalidInput { what, value, .. } => (*what, value.clone()),
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_a_typed_error_naming_it() {
+    let keys = || SessionManager::builder().credentials("AKIAEXAMPLE", "secret", None);
+    let err = keys().region("").build().await.unwrap_err();
+    assert_eq!(invalid(&err), ("region", String::new()));
+    let err = keys().region("  ").build().await.unwrap_err();
+    assert_eq!(invalid(&err).0, "region");
+    let err = keys().profile_name("").build().await.unwrap_err();
+    assert_eq!(invalid(&err).0, "profile name");
+    let err = keys()
+        .endpoint_url("127.0.0.1:5000")
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(&err), ("endpoint URL", "127.0.0.1:5000".into()));
+    assert_eq!(
+        err.to_string(),
+        "invalid endpoint URL `127.0.0.1:5000`: must start with http:// or https://"
+    );
+    let err = SessionManager::builder()
+        .credentials("", "secret", None)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(&err).0, "access key id");
+    let err = SessionManager::builder()
+        .credentials("AKIA", "", None)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(&err), ("secret access key", "<redacted>".into()));
+    let err = SessionManager::builder()
+        .credentials("AKIA", "supersecret", Some(String::new()))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(&err).0, "session token");
+    assert!(!format!("{err:?}").contains("supersecret"));
+}
+
+#[tokio::test]
+async fn unknown_profile_and_profile_without_keys_are_credential_errors() {
+    let (files, dir) = files("[profile empty]\nregion = us-east-1\n", "");
+    for profile in ["nope", "empty"] {
+        let err = SessionManager::builder()
+            .profile_name(profile)
+            .profile_files(files.clone())
+            .region("us-east-1")
+            .endpoint_url(moto().endpoint())
+            .build()
+            .await
+            .unwrap_err();
+        match &err {
+            Error::Credentials {
+                profile: Some(p), ..
+            } => assert_eq!(p, profile),
+            other => panic!("expected Credentials, got {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!("cannot resolve AWS credentials for profile `{profile}`")
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

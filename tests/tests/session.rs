@@ -1,0 +1,356 @@
+//! SessionManager against the moto emulator: construction, cached clients,
+//! identity, masks, who-am-i, one real call per service, `client_with`,
+//! `clear_cache`, expiry, and the request counts of concurrent first callers.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bsm::SessionManager;
+use bsm_tests::{Proxy, manager, moto, unique};
+
+const ACCOUNT: &str = "123456789012";
+const ARN: &str = "arn:aws:sts::123456789012:user/moto";
+
+#[tokio::test]
+async fn identity_values_come_from_one_get_caller_identity() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    assert_eq!(
+        proxy.requests().len(),
+        0,
+        "building a manager on static keys sends nothing"
+    );
+
+    assert_eq!(bsm.aws_account_id().await.unwrap(), ACCOUNT);
+    assert_eq!(bsm.principal_arn().await.unwrap(), ARN);
+    let user_id = bsm.aws_account_user_id().await.unwrap();
+    assert!(!user_id.is_empty());
+    assert_eq!(bsm.aws_region(), Some("us-east-1"));
+    assert_eq!(proxy.count("GetCallerIdentity"), 1);
+
+    assert_eq!(bsm.masked_aws_account_id().await.unwrap(), "12********12");
+    assert_eq!(
+        bsm.masked_principal_arn().await.unwrap(),
+        "arn:aws:sts::12********12:user/moto"
+    );
+    assert_eq!(
+        bsm.masked_aws_account_user_id().await.unwrap(),
+        bsm::mask::mask_user_id(&user_id)
+    );
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        1,
+        "masks reuse the cached identity"
+    );
+}
+
+#[tokio::test]
+async fn who_am_i_prints_the_five_python_lines() {
+    let bsm = manager(&moto().endpoint()).await;
+    let user_id = bsm.aws_account_user_id().await.unwrap();
+    let masked = bsm.who_am_i(true).await.unwrap().to_string();
+    let lines: Vec<&str> = masked.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("User Id = {}", bsm::mask::mask_user_id(&user_id)).as_str(),
+            "AWS Account Id = 12********12",
+            "Principal Arn = arn:aws:sts::12********12:user/moto",
+            lines[3], // the alias depends on the shared emulator's state; tested in alias.rs
+            "AWS Region = us-east-1",
+        ]
+    );
+    assert!(lines[3].starts_with("AWS Account Alias = "));
+    let raw = bsm.who_am_i(false).await.unwrap().to_string();
+    assert!(raw.contains(&format!("AWS Account Id = {ACCOUNT}\n")));
+    assert!(raw.contains(&format!("Principal Arn = {ARN}\n")));
+    assert!(raw.contains(&format!("User Id = {user_id}\n")));
+}
+
+#[tokio::test]
+async fn one_real_call_through_each_service_client() {
+    let bsm = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(moto().endpoint())
+        .configure::<bsm::aws_sdk_s3::Client>(|b| b.force_path_style(true))
+        .build()
+        .await
+        .unwrap();
+
+    let bucket = unique("bsm-bucket");
+    let s3 = bsm.s3_client();
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("hello.txt")
+        .body(bsm::aws_sdk_s3::primitives::ByteStream::from_static(b"hi"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("hello.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"hi"
+    );
+
+    let queue = unique("bsm-queue");
+    let url = bsm
+        .sqs_client()
+        .create_queue()
+        .queue_name(&queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    assert!(url.ends_with(&queue), "{url}");
+
+    let tables = bsm.dynamodb_client().list_tables().send().await.unwrap();
+    assert!(tables.table_names.is_some());
+
+    let functions = bsm.lambda_client().list_functions().send().await.unwrap();
+    assert!(functions.functions.is_some());
+
+    let regions = bsm.ec2_client().describe_regions().send().await.unwrap();
+    assert!(
+        regions
+            .regions
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.region_name() == Some("us-east-1"))
+    );
+
+    let stats = bsm.cache_stats();
+    assert_eq!(
+        stats.clients_built, 5,
+        "s3, sqs, dynamodb, lambda, ec2: one each"
+    );
+}
+
+#[tokio::test]
+async fn cached_clients_are_the_same_client() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let a = bsm.sqs_client();
+    let b = bsm.client::<bsm::aws_sdk_sqs::Client>();
+    assert_eq!(bsm.cache_stats().clients_built, 1);
+    // Same underlying handle: the config is shared, not rebuilt.
+    assert!(std::ptr::eq(a.config(), b.config()));
+    let c = bsm.client_with::<bsm::aws_sdk_sqs::Client>(|b| b);
+    assert!(
+        !std::ptr::eq(a.config(), c.config()),
+        "client_with never serves the cached client"
+    );
+    assert_eq!(
+        bsm.cache_stats().clients_built,
+        1,
+        "client_with is not cached"
+    );
+}
+
+#[tokio::test]
+async fn client_with_applies_its_overrides_and_leaves_the_cache_alone() {
+    let proxy = Proxy::start(moto().addr());
+    let other = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let west = bsm.client_with::<bsm::aws_sdk_sts::Client>(|b| {
+        b.region(bsm::aws_sdk_sts::config::Region::new("us-west-2"))
+            .endpoint_url(other.endpoint())
+    });
+    assert_eq!(
+        west.config().region().map(|r| r.as_ref()),
+        Some("us-west-2")
+    );
+    west.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        other.count("GetCallerIdentity"),
+        1,
+        "the override endpoint got the request"
+    );
+    let auth = other.requests()[0]
+        .header("authorization")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        auth.contains("/us-west-2/sts/"),
+        "signed for the override region: {auth}"
+    );
+
+    let cached = bsm.sts_client();
+    assert_eq!(
+        cached.config().region().map(|r| r.as_ref()),
+        Some("us-east-1")
+    );
+    cached.get_caller_identity().send().await.unwrap();
+    assert_eq!(proxy.count("GetCallerIdentity"), 1);
+    assert_eq!(other.count("GetCallerIdentity"), 1);
+}
+
+#[tokio::test]
+async fn configure_hooks_apply_to_every_client_of_their_service() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(moto().endpoint())
+        .configure::<bsm::aws_sdk_sqs::Client>({
+            let ep = proxy.endpoint();
+            move |b| b.endpoint_url(ep.clone())
+        })
+        .build()
+        .await
+        .unwrap();
+    bsm.sqs_client().list_queues().send().await.unwrap();
+    bsm.client_with::<bsm::aws_sdk_sqs::Client>(|b| b)
+        .list_queues()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.count("ListQueues"),
+        2,
+        "the hook ran for the cached and the one-off client"
+    );
+    bsm.sts_client().get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        0,
+        "the SQS hook does not touch STS"
+    );
+}
+
+#[tokio::test]
+async fn clear_cache_drops_clients_and_identity() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let before = bsm.s3_client();
+    bsm.aws_account_id().await.unwrap();
+    bsm.clear_cache();
+    assert_eq!(bsm.cache_stats().generation, 1);
+    assert_eq!(bsm.cache_stats().clients_built, 0);
+    let after = bsm.s3_client();
+    assert!(
+        !std::ptr::eq(before.config(), after.config()),
+        "a new client after clear_cache"
+    );
+    bsm.aws_account_id().await.unwrap();
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        2,
+        "identity is fetched again"
+    );
+    // Configuration survives.
+    assert_eq!(bsm.aws_region(), Some("us-east-1"));
+    assert_eq!(bsm.endpoint_url(), Some(proxy.endpoint().as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_racing_tasks_build_one_client_per_service_and_send_one_request() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(1000));
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let (bsm, barrier) = (bsm.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                match i % 3 {
+                    0 => drop(bsm.s3_client()),
+                    1 => drop(bsm.sqs_client()),
+                    _ => drop(bsm.dynamodb_client()),
+                }
+                bsm.aws_account_id().await.unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), ACCOUNT);
+    }
+    assert_eq!(
+        bsm.cache_stats().clients_built,
+        3 + 1,
+        "s3, sqs, dynamodb and the STS client once each"
+    );
+    assert_eq!(proxy.count("GetCallerIdentity"), 1);
+}
+
+#[tokio::test]
+async fn identity_errors_reach_every_caller_and_are_not_cached() {
+    // A proxy that is gone: every request fails to connect.
+    let dead = {
+        let p = Proxy::start(moto().addr());
+        p.endpoint()
+    };
+    let bsm = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(&dead)
+        .build()
+        .await
+        .unwrap();
+    let bsm2 = bsm.clone();
+    let (a, b) = tokio::join!(bsm.aws_account_id(), bsm2.aws_account_id());
+    let err = a.unwrap_err();
+    assert!(b.is_err());
+    assert!(
+        err.to_string().starts_with("STS GetCallerIdentity failed"),
+        "{err}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+    let _ = err;
+}
+
+#[tokio::test]
+async fn expiry_comes_from_the_builder_or_is_unknown() {
+    let bsm = manager(&moto().endpoint()).await;
+    assert_eq!(bsm.expiration_time(), None, "static keys have no expiry");
+    assert!(!bsm.is_expired(Duration::from_secs(10 * 365 * 24 * 3600)));
+
+    let at = SystemTime::now() + Duration::from_secs(600);
+    let bsm = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(moto().endpoint())
+        .expiration_time(at)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(bsm.expiration_time(), Some(at));
+    assert!(!bsm.is_expired(Duration::ZERO));
+    assert!(!bsm.is_expired(Duration::from_secs(590)));
+    assert!(
+        bsm.is_expired(Duration::from_secs(600)),
+        "now + delta >= expiration"
+    );
+    bsm.clear_cache();
+    assert_eq!(
+        bsm.expiration_time(),
+        Some(at),
+        "clear_cache keeps the configuration"
+    );
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_the_secret() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
+    let token = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN";
+    let builder = SessionManager::builder()
+        .credentials("AKIAEXAMPLEKEYID0001", secret, Some(token.to_owned()))
+        .region("us-east-1")
+        .endpoint_url(moto().endpoint());
+    let builder_debug = format!("{builder:?}");
+    let bsm = builder.build().await.unwrap();
+    let manager_debug = format!("{bsm:?} {bsm:#?} {:?}", bsm.sdk_config());
+    for text in [&builder_debug, &manager_debug] {
+        assert!(!text.contains(secret), "secret in {text}");
+        assert!(!text.contains(token), "token in {text}");
+    }
+    assert!(manager_debug.contains("us-east-1"));
+}

@@ -1,0 +1,141 @@
+//! bsm's project automation, run as `cargo xtask <command>`.
+//!
+//! - `regen`: rebuild services.toml and the generated Cargo blocks;
+//! - `demo`: start the moto emulator on loopback and run `examples/tour.rs`;
+//! - `test`: the whole suite (fmt, clippy, tests) with the emulator installed.
+
+mod emulator;
+mod regen;
+#[cfg(test)]
+mod regen_tests;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  regen [--manifest URL|PATH] [--offline] [--check]
+        rebuild services.toml from the SDK release manifest (default: the
+        aws-sdk-rust versions.toml on GitHub) and the generated Cargo blocks;
+        --offline derives the blocks from services.toml only; --check writes
+        nothing and fails naming each stale file
+  demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
+        run examples/tour.rs against it, stop it
+  test  same set-up, then cargo fmt --check, clippy -D warnings and every test";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("regen") => parse_regen(&args[1..]).and_then(|o| regen::run(&root(), &o)),
+        Some("demo") => demo(),
+        Some("test") => test(),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_regen(args: &[String]) -> Result<regen::Options, String> {
+    let mut opts = regen::Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--manifest" => {
+                let v = it.next().ok_or("--manifest needs a URL or a path")?;
+                opts.manifest = Some(v.clone());
+            }
+            "--offline" => opts.offline = true,
+            "--check" => opts.check = true,
+            other => return Err(format!("regen: unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    if opts.offline && opts.manifest.is_some() {
+        return Err("regen: --offline and --manifest exclude each other".to_owned());
+    }
+    Ok(opts)
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo that runs us, so nested builds use the same toolchain.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    println!("$ {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
+}
+
+fn demo() -> Result<(), String> {
+    let venv = emulator::ensure_venv(&root())?;
+    let moto = emulator::Moto::start(&venv)?;
+    println!("moto is listening on {}", moto.endpoint());
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--package",
+        "bsm",
+        "--example",
+        "tour",
+        "--features",
+        "s3,sqs",
+    ]);
+    for (k, v) in emulator::demo_env(&moto.endpoint()) {
+        cmd.env(k, v);
+    }
+    cmd.env("PATH", emulator::path_with(&venv));
+    run(cmd)
+}
+
+fn test() -> Result<(), String> {
+    let venv = emulator::ensure_venv(&root())?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--all-targets"]);
+    tests.env("BSM_VENV", &venv);
+    run(tests)?;
+    let mut doc = cargo();
+    doc.args(["test", "--workspace", "--doc"]);
+    doc.env("BSM_VENV", &venv);
+    run(doc)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy)
+}
