@@ -445,7 +445,8 @@ mod tests {
     #[test]
     fn identifiers() {
         assert!(is_ident("s3_client"));
-        assert!(!is_ident("lambda"));
+        assert!(!is_ident("type"));
+        assert!(is_ident("lambda_client"));
         assert!(!is_ident("3d_client"));
         assert!(!is_ident("a-b"));
     }

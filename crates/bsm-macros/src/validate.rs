@@ -81,7 +81,8 @@ mod tests {
     #[test]
     fn identifiers() {
         assert!(is_ident("s3_client"));
-        assert!(!is_ident("lambda"));
+        assert!(!is_ident("type"));
+        assert!(is_ident("lambda_client"));
         assert!(!is_ident("s3-client"));
         assert!(!is_ident("3d"));
         assert!(is_feature("lambda"));
