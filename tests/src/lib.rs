@@ -9,6 +9,9 @@ pub use moto::{Moto, moto};
 pub use proxy::{Proxy, Recorded};
 
 /// A manager on static test keys, talking to `endpoint`.
+///
+/// # Panics
+/// Never in practice: building on static keys sends no request.
 pub async fn manager(endpoint: &str) -> bsm::SessionManager {
     bsm::SessionManager::builder()
         .credentials("testing", "testing", None)

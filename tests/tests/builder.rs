@@ -3,18 +3,18 @@
 
 use std::path::PathBuf;
 
-use bsm::aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+use bsm::aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use bsm::{CredentialSource, Error, SessionManager};
 use bsm_tests::{Proxy, moto, unique};
 
-fn files(config: &str, credentials: &str) -> (ProfileFiles, PathBuf) {
+fn files(config: &str, credentials: &str) -> (EnvConfigFiles, PathBuf) {
     let dir = std::env::temp_dir().join(unique("bsm-profiles"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config"), config).unwrap();
     std::fs::write(dir.join("credentials"), credentials).unwrap();
-    let files = ProfileFiles::builder()
-        .with_file(ProfileFileKind::Config, dir.join("config"))
-        .with_file(ProfileFileKind::Credentials, dir.join("credentials"))
+    let files = EnvConfigFiles::builder()
+        .with_file(EnvConfigFileKind::Config, dir.join("config"))
+        .with_file(EnvConfigFileKind::Credentials, dir.join("credentials"))
         .build();
     (files, dir)
 }

@@ -1,4 +1,4 @@
-//! SessionManager against the moto emulator: construction, cached clients,
+//! `SessionManager` against the moto emulator: construction, cached clients,
 //! identity, masks, who-am-i, one real call per service, `client_with`,
 //! `clear_cache`, expiry, and the request counts of concurrent first callers.
 
@@ -164,10 +164,7 @@ async fn client_with_applies_its_overrides_and_leaves_the_cache_alone() {
         b.region(bsm::aws_sdk_sts::config::Region::new("us-west-2"))
             .endpoint_url(other.endpoint())
     });
-    assert_eq!(
-        west.config().region().map(|r| r.as_ref()),
-        Some("us-west-2")
-    );
+    assert_eq!(west.config().region().map(AsRef::as_ref), Some("us-west-2"));
     west.get_caller_identity().send().await.unwrap();
     assert_eq!(
         other.count("GetCallerIdentity"),
@@ -185,7 +182,7 @@ async fn client_with_applies_its_overrides_and_leaves_the_cache_alone() {
 
     let cached = bsm.sts_client();
     assert_eq!(
-        cached.config().region().map(|r| r.as_ref()),
+        cached.config().region().map(AsRef::as_ref),
         Some("us-east-1")
     );
     cached.get_caller_identity().send().await.unwrap();

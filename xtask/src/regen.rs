@@ -202,21 +202,18 @@ pub fn plan(root: &Path, manifest: Option<&str>) -> Result<Plan, String> {
             for krate in &crates {
                 let fresh = Service::for_crate(krate)
                     .ok_or_else(|| format!("manifest: {krate} is not an aws-sdk-* crate"))?;
-                match by_crate.get_mut(krate) {
-                    Some(old) => {
-                        let (retired, display_name, note) =
-                            (old.retired, old.display_name.take(), old.note.take());
-                        *old = Service {
-                            retired,
-                            display_name,
-                            note,
-                            ..fresh
-                        };
-                    }
-                    None => {
-                        added.push(krate.clone());
-                        by_crate.insert(krate.clone(), fresh);
-                    }
+                if let Some(old) = by_crate.get_mut(krate) {
+                    let (retired, display_name, note) =
+                        (old.retired, old.display_name.take(), old.note.take());
+                    *old = Service {
+                        retired,
+                        display_name,
+                        note,
+                        ..fresh
+                    };
+                } else {
+                    added.push(krate.clone());
+                    by_crate.insert(krate.clone(), fresh);
                 }
             }
             for (krate, svc) in &mut by_crate {

@@ -14,6 +14,7 @@ mod session;
 
 pub use aws_config;
 pub use aws_credential_types;
+pub use aws_runtime;
 pub use aws_types;
 pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};

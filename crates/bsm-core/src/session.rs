@@ -115,7 +115,6 @@ impl SessionManager {
     }
 
     /// A builder for every other way to make a manager.
-    #[must_use]
     pub fn builder() -> SessionManagerBuilder {
         SessionManagerBuilder::default()
     }
@@ -160,7 +159,7 @@ impl SessionManager {
         self.inner.profile_name.as_deref()
     }
 
-    /// The default endpoint URL every client uses (moto, LocalStack, MinIO),
+    /// The default endpoint URL every client uses (moto, `LocalStack`, `MinIO`),
     /// if one is set.
     #[must_use]
     pub fn endpoint_url(&self) -> Option<&str> {
@@ -316,10 +315,6 @@ impl SessionManager {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = creds.expiry();
         Ok(creds)
     }
-
-    pub(crate) fn hooks(&self) -> Arc<HashMap<AwsService, Arc<dyn Any + Send + Sync>>> {
-        Arc::clone(&self.inner.hooks)
-    }
 }
 
 impl fmt::Debug for SessionManager {
@@ -359,7 +354,7 @@ pub struct SessionManagerBuilder {
     sdk_config: Option<SdkConfig>,
     endpoint_url: Option<String>,
     expiration_time: Option<SystemTime>,
-    profile_files: Option<aws_config::profile::profile_file::ProfileFiles>,
+    profile_files: Option<aws_runtime::env_config::file::EnvConfigFiles>,
     hooks: HashMap<AwsService, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -367,7 +362,7 @@ impl SessionManagerBuilder {
     /// Read profiles from these files instead of `~/.aws/config` and
     /// `~/.aws/credentials` (or the files `AWS_CONFIG_FILE` and
     /// `AWS_SHARED_CREDENTIALS_FILE` name).
-    pub fn profile_files(mut self, files: aws_config::profile::profile_file::ProfileFiles) -> Self {
+    pub fn profile_files(mut self, files: aws_runtime::env_config::file::EnvConfigFiles) -> Self {
         self.profile_files = Some(files);
         self
     }
@@ -407,8 +402,8 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Send every request of every client to this endpoint (LocalStack,
-    /// moto, MinIO).
+    /// Send every request of every client to this endpoint (`LocalStack`,
+    /// moto, `MinIO`).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.endpoint_url = Some(url.into());
         self
@@ -458,95 +453,48 @@ impl SessionManagerBuilder {
     /// credentials can be resolved (unknown profile, profile without keys,
     /// empty chain).
     pub async fn build(self) -> Result<SessionManager> {
-        for (what, value) in [
-            ("region", &self.region),
-            ("profile name", &self.profile_name),
-            ("endpoint URL", &self.endpoint_url),
-        ] {
-            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return Err(Error::invalid(
-                    what,
-                    value.clone().unwrap_or_default(),
-                    "must not be empty",
-                ));
-            }
-        }
-        if let Some(url) = &self.endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Error::invalid(
-                    "endpoint URL",
-                    url,
-                    "must start with http:// or https://",
-                ));
-            }
-        }
-        let credentials = match self.credentials {
-            Some((id, secret, token)) => {
-                if id.trim().is_empty() {
-                    return Err(Error::invalid("access key id", id, "must not be empty"));
-                }
-                if secret.trim().is_empty() {
-                    return Err(Error::invalid(
-                        "secret access key",
-                        "<redacted>",
-                        "must not be empty",
-                    ));
-                }
-                if token.as_deref().is_some_and(str::is_empty) {
-                    return Err(Error::invalid(
-                        "session token",
-                        "<redacted>",
-                        "must not be empty when given",
-                    ));
-                }
-                Some(Credentials::new(id, secret, token, None, "bsm"))
-            }
-            None => None,
-        };
+        let credentials = self.validate()?;
         let source = match (&credentials, &self.sdk_config, &self.profile_name) {
             (Some(_), _, _) => CredentialSource::Explicit,
             (None, Some(_), _) => CredentialSource::SdkConfig,
             (None, None, Some(p)) => CredentialSource::Profile(p.clone()),
             (None, None, None) => CredentialSource::DefaultChain,
         };
-        let sdk_config = match self.sdk_config {
-            Some(config) => {
-                let has_http_client = config.http_client().is_some();
-                let mut b = config.to_builder();
-                if let Some(r) = self.region {
-                    b.set_region(Some(Region::new(r)));
-                }
-                if let Some(c) = credentials {
-                    b.set_credentials_provider(Some(SharedCredentialsProvider::new(c)));
-                }
-                if let Some(url) = self.endpoint_url {
-                    b.set_endpoint_url(Some(url));
-                }
-                if !has_http_client {
-                    b.set_http_client(Some(shared_http_client()));
-                }
-                b.build()
+        let sdk_config = if let Some(config) = self.sdk_config {
+            let has_http_client = config.http_client().is_some();
+            let mut b = config.to_builder();
+            if let Some(r) = self.region {
+                b.set_region(Some(Region::new(r)));
             }
-            None => {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                    .http_client(shared_http_client());
-                if let Some(p) = &self.profile_name {
-                    loader = loader.profile_name(p);
-                }
-                if let Some(files) = self.profile_files {
-                    loader = loader.profile_files(files);
-                }
-                if let Some(r) = self.region {
-                    loader = loader.region(Region::new(r));
-                }
-                if let Some(c) = credentials {
-                    loader = loader.credentials_provider(c);
-                }
-                if let Some(url) = self.endpoint_url {
-                    loader = loader.endpoint_url(url);
-                }
-                loader.load().await
+            if let Some(c) = credentials {
+                b.set_credentials_provider(Some(SharedCredentialsProvider::new(c)));
             }
+            if let Some(url) = self.endpoint_url {
+                b.set_endpoint_url(Some(url));
+            }
+            if !has_http_client {
+                b.set_http_client(Some(shared_http_client()));
+            }
+            b.build()
+        } else {
+            let mut loader =
+                aws_config::defaults(BehaviorVersion::latest()).http_client(shared_http_client());
+            if let Some(p) = &self.profile_name {
+                loader = loader.profile_name(p);
+            }
+            if let Some(files) = self.profile_files {
+                loader = loader.profile_files(files);
+            }
+            if let Some(r) = self.region {
+                loader = loader.region(Region::new(r));
+            }
+            if let Some(c) = credentials {
+                loader = loader.credentials_provider(c);
+            }
+            if let Some(url) = self.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            loader.load().await
         };
         let manager = SessionManager::from_parts(
             sdk_config,
@@ -558,6 +506,50 @@ impl SessionManagerBuilder {
         );
         manager.credentials().await?;
         Ok(manager)
+    }
+
+    /// Rejects empty or malformed inputs; returns the explicit credentials.
+    fn validate(&self) -> Result<Option<Credentials>> {
+        for (what, value) in [
+            ("region", &self.region),
+            ("profile name", &self.profile_name),
+            ("endpoint URL", &self.endpoint_url),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                let value = value.clone().unwrap_or_default();
+                return Err(Error::invalid(what, value, "must not be empty"));
+            }
+        }
+        if let Some(url) = &self.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            let reason = "must start with http:// or https://";
+            return Err(Error::invalid("endpoint URL", url, reason));
+        }
+        let Some((id, secret, token)) = &self.credentials else {
+            return Ok(None);
+        };
+        if id.trim().is_empty() {
+            return Err(Error::invalid("access key id", id, "must not be empty"));
+        }
+        if secret.trim().is_empty() {
+            return Err(Error::invalid(
+                "secret access key",
+                "<redacted>",
+                "must not be empty",
+            ));
+        }
+        if token.as_deref().is_some_and(str::is_empty) {
+            let reason = "must not be empty when given";
+            return Err(Error::invalid("session token", "<redacted>", reason));
+        }
+        Ok(Some(Credentials::new(
+            id,
+            secret,
+            token.clone(),
+            None,
+            "bsm",
+        )))
     }
 }
 

@@ -113,27 +113,24 @@ fn parse_entry(item: &Spanned<DeValue<'_>>, problems: &mut Vec<Problem>) -> Opti
         }
     }
     let mut required = |name: &str| -> Option<Field> {
-        match table.get(name) {
-            Some(v) => match v.get_ref() {
-                DeValue::String(s) => Some(Field {
-                    value: s.to_string(),
-                    span: v.span(),
-                }),
-                _ => {
-                    problems.push(Problem {
-                        span: v.span(),
-                        message: format!("`{name}` must be a string"),
-                    });
-                    None
-                }
-            },
-            None => {
-                problems.push(Problem {
-                    span: item.span(),
-                    message: format!("missing field `{name}` in this `[[service]]`"),
-                });
-                None
-            }
+        let Some(v) = table.get(name) else {
+            problems.push(Problem {
+                span: item.span(),
+                message: format!("missing field `{name}` in this `[[service]]`"),
+            });
+            return None;
+        };
+        if let DeValue::String(s) = v.get_ref() {
+            Some(Field {
+                value: s.to_string(),
+                span: v.span(),
+            })
+        } else {
+            problems.push(Problem {
+                span: v.span(),
+                message: format!("`{name}` must be a string"),
+            });
+            None
         }
     };
     let krate = required("crate");

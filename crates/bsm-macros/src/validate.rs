@@ -2,14 +2,14 @@
 //! names are Rust identifiers (cargo feature names for features), follow the
 //! naming rule, and are unique.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use crate::model::{Problem, Service};
 
 /// Returns the entries that pass every rule, and a problem for each that does not.
 pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut seen: [HashMap<String, ()>; 4] = Default::default();
+    let mut seen: [HashSet<String>; 4] = Default::default();
     let mut good = Vec::new();
     for s in services {
         let before = problems.len();
@@ -50,7 +50,7 @@ pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
         let kinds = ["crate", "feature", "accessor", "path"];
         let fields = [&s.krate, &s.feature, &s.accessor, &s.path];
         for ((set, kind), field) in seen.iter_mut().zip(kinds).zip(fields) {
-            if set.insert(field.value.clone(), ()).is_some() {
+            if !set.insert(field.value.clone()) {
                 problems.push(Problem {
                     span: field.span.clone(),
                     message: format!("duplicate {kind} `{}`", field.value),

@@ -11,5 +11,7 @@
 //!
 #![doc = include_str!("../../../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The README is also GitHub prose: product names in it (PyPI, LocalStack) are not code.
+#![allow(clippy::doc_markdown)]
 
 pub use bsm_core::*;

@@ -1,0 +1,167 @@
+//! Cached accessors and first construction, each beside its baseline in the
+//! same run: `cargo bench -p bsm --bench accessor --features s3`. Prints the
+//! ratios (bsm / baseline) after criterion's own report, and the bytes one
+//! manager and one cached client take (a counting global allocator).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use bsm::SessionManager;
+use criterion::{BatchSize, Criterion};
+
+/// Counts live heap bytes, to measure what a manager and a client hold.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn manager(rt: &tokio::runtime::Runtime) -> SessionManager {
+    rt.block_on(
+        SessionManager::builder()
+            .credentials("testing", "testing", None)
+            .region("us-east-1")
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    )
+    .expect("static keys need no request")
+}
+
+/// Median time per call of `f`, measured in batches, for the ratio table.
+fn per_call(mut f: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..31)
+        .map(|_| {
+            let n = 20_000;
+            let start = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e9 / f64::from(n)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let bsm = manager(rt);
+    let cfg = bsm.sdk_config().clone();
+    let baseline: OnceLock<bsm::aws_sdk_s3::Client> = OnceLock::new();
+    baseline.get_or_init(|| bsm::aws_sdk_s3::Client::new(&cfg));
+    let _ = bsm.s3_client();
+
+    let mut g = c.benchmark_group("cached_accessor");
+    g.bench_function("baseline_oncelock_get_clone", |b| {
+        b.iter(|| black_box(baseline.get().cloned()));
+    });
+    g.bench_function("bsm_s3_client", |b| {
+        b.iter(|| black_box(bsm.s3_client()));
+    });
+    g.bench_function("bsm_client_generic", |b| {
+        b.iter(|| black_box(bsm.client::<bsm::aws_sdk_s3::Client>()));
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("first_construction");
+    g.bench_function("baseline_client_new", |b| {
+        b.iter(|| black_box(bsm::aws_sdk_s3::Client::new(&cfg)));
+    });
+    g.bench_function("bsm_first_s3_client", |b| {
+        b.iter_batched(
+            || bsm.clear_cache(),
+            |()| black_box(bsm.s3_client()),
+            BatchSize::SmallInput,
+        );
+    });
+    g.finish();
+}
+
+fn ratios(rt: &tokio::runtime::Runtime) {
+    let bsm = manager(rt);
+    let cfg = bsm.sdk_config().clone();
+    let baseline: OnceLock<bsm::aws_sdk_s3::Client> = OnceLock::new();
+    baseline.get_or_init(|| bsm::aws_sdk_s3::Client::new(&cfg));
+    let _ = bsm.s3_client();
+    let base = per_call(|| drop(black_box(baseline.get().cloned())));
+    let acc = per_call(|| drop(black_box(bsm.s3_client())));
+    let generic = per_call(|| drop(black_box(bsm.client::<bsm::aws_sdk_s3::Client>())));
+    println!(
+        "\nratio cached s3_client() / OnceLock get+clone: {:.2} ({acc:.1} ns / {base:.1} ns)",
+        acc / base
+    );
+    println!(
+        "ratio cached client::<C>() / OnceLock get+clone: {:.2} ({generic:.1} ns)",
+        generic / base
+    );
+
+    // Two threads hammering the same manager: per-call time with 1 and 2.
+    let threaded = |threads: u32| {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| per_call(|| drop(black_box(bsm.s3_client())))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>() / f64::from(threads)
+        })
+    };
+    let (one, two) = (threaded(1), threaded(2));
+    println!(
+        "per-call s3_client() with 1 thread: {one:.1} ns, with 2 threads: {two:.1} ns (ratio {:.2})",
+        two / one
+    );
+
+    let new = per_call(|| drop(black_box(bsm::aws_sdk_s3::Client::new(&cfg))));
+    let first = per_call(|| {
+        bsm.clear_cache();
+        drop(black_box(bsm.s3_client()));
+    });
+    println!(
+        "ratio first s3_client() (with clear_cache) / Client::new(&cfg): {:.2} ({first:.0} ns / {new:.0} ns)",
+        first / new
+    );
+
+    let before = LIVE.load(Ordering::Relaxed);
+    let managers: Vec<_> = (0..100).map(|_| manager(rt)).collect();
+    let per_manager = (LIVE.load(Ordering::Relaxed) - before) / 100;
+    let before = LIVE.load(Ordering::Relaxed);
+    for m in &managers {
+        let _ = m.s3_client();
+    }
+    let per_client = (LIVE.load(Ordering::Relaxed) - before) / 100;
+    println!(
+        "memory: {per_manager} bytes per manager (with its SdkConfig), {per_client} bytes per cached S3 client"
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c, &rt);
+    c.final_summary();
+    // `cargo test --all-targets` runs benches once in test mode; the ratio
+    // table is only for `cargo bench`.
+    if std::env::args().any(|a| a == "--bench") {
+        ratios(&rt);
+    }
+}
