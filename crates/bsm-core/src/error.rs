@@ -36,6 +36,17 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// Assuming a role failed: STS refused, or a refresh could not get what
+    /// it needs (a fresh MFA code).
+    #[error("cannot assume role `{role_arn}`")]
+    AssumeRole {
+        /// The role.
+        role_arn: String,
+        /// Why; an [`Error::Service`] for an STS error.
+        #[source]
+        source: BoxError,
+    },
+
     /// A request to an AWS service failed.
     #[error("{operation} failed{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Service {
@@ -62,6 +73,9 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Service { code, .. } => code.as_deref(),
+            Error::AssumeRole { source, .. } => {
+                source.downcast_ref::<Error>().and_then(Error::code)
+            }
             _ => None,
         }
     }

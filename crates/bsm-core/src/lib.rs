@@ -6,12 +6,14 @@
 //! service features and re-exports everything here.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assume_role;
 pub mod error;
 mod identity;
 pub mod mask;
 mod service;
 mod session;
 
+pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider};
 pub use aws_config;
 pub use aws_credential_types;
 pub use aws_runtime;

@@ -30,6 +30,7 @@ type Hook<C> =
 /// threads. Its `Debug` output never contains a secret.
 ///
 /// ```no_run
+/// # use bsm_core as bsm;
 /// # async fn run() -> bsm::Result<()> {
 /// let bsm = bsm::SessionManager::from_env().await?;
 /// let sts = bsm.client::<bsm::aws_sdk_sts::Client>(); // built once, then cached
@@ -208,6 +209,7 @@ impl SessionManager {
     /// client, and the cached one is left as it was.
     ///
     /// ```no_run
+    /// # use bsm_core as bsm;
     /// # async fn run(bsm: bsm::SessionManager) {
     /// use bsm::aws_sdk_sts::{Client, config::Region};
     /// let west = bsm.client_with::<Client>(|b| b.region(Region::new("us-west-2")));
@@ -336,6 +338,7 @@ impl fmt::Debug for SessionManager {
 /// Builds a [`SessionManager`], in the style of `aws_config::ConfigLoader`.
 ///
 /// ```no_run
+/// # use bsm_core as bsm;
 /// # async fn run() -> bsm::Result<()> {
 /// let bsm = bsm::SessionManager::builder()
 ///     .profile_name("dev")
@@ -421,6 +424,7 @@ impl SessionManagerBuilder {
     /// assumed roles). Hooks for the same service run in the order given.
     ///
     /// ```no_run
+    /// # use bsm_core as bsm;
     /// # #[cfg(feature = "s3")]
     /// # async fn run() -> bsm::Result<()> {
     /// let bsm = bsm::SessionManager::builder()
