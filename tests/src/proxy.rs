@@ -1,5 +1,6 @@
 //! A recording HTTP proxy on 127.0.0.1 in front of the emulator: every
-//! request that passes is kept (method, path, headers, body), so a test can
+//! request that passes is kept (method, path, headers, body, and the
+//! response's status and body), so a test can
 //! count and inspect what the server received, per test, while the tests of
 //! one binary share a moto server.
 
@@ -26,6 +27,10 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body, as text (lossy).
     pub body: String,
+    /// The status the client got.
+    pub status: u16,
+    /// The response body the client got, as text (lossy).
+    pub response: String,
 }
 
 impl Recorded {
@@ -195,17 +200,13 @@ async fn forward(
     client: Client<HttpConnector, Full<Bytes>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (mut parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
+    let body = collect(body).await;
     let path = parts
         .uri
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    log.lock().unwrap().push(Recorded {
+    let mut record = Recorded {
         method: parts.method.to_string(),
         path: path.clone(),
         headers: parts
@@ -219,29 +220,38 @@ async fn forward(
             })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
+        status: 0,
+        response: String::new(),
+    };
     parts.uri = format!("http://{upstream}{path}")
         .parse()
         .expect("a valid upstream URI");
-    let resp = match client
+    let (status, headers, body) = match client
         .request(Request::from_parts(parts, Full::new(body)))
         .await
     {
-        Ok(resp) => resp,
-        Err(e) => {
-            return Ok(Response::builder()
-                .status(502)
-                .body(Full::new(Bytes::from(format!(
-                    "proxy: upstream failed: {e}"
-                ))))
-                .expect("a valid response"));
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            (parts.status, parts.headers, collect(body).await)
         }
+        Err(e) => (
+            hyper::StatusCode::BAD_GATEWAY,
+            hyper::HeaderMap::new(),
+            Bytes::from(format!("proxy: upstream failed: {e}")),
+        ),
     };
-    let (parts, body) = resp.into_parts();
-    let body = body
-        .collect()
+    record.status = status.as_u16();
+    record.response = String::from_utf8_lossy(&body).into_owned();
+    log.lock().unwrap().push(record);
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}
+
+async fn collect(body: Incoming) -> Bytes {
+    body.collect()
         .await
         .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
-    Ok(Response::from_parts(parts, Full::new(body)))
+        .unwrap_or_default()
 }

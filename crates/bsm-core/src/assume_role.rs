@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::identity::IdentityCache;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
-use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource, TimeSource};
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_types::region::Region;
 
 use crate::session::CredentialSource;
@@ -577,7 +577,7 @@ impl ProvideCredentials for RoleProvider {
         provider::future::ProvideCredentials::new(async move {
             self.get()
                 .await
-                .map_err(|e| provider::error::CredentialsError::provider_error(e))
+                .map_err(provider::error::CredentialsError::provider_error)
         })
     }
 }

@@ -17,6 +17,8 @@ pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider};
 pub use aws_config;
 pub use aws_credential_types;
 pub use aws_runtime;
+pub use aws_smithy_async;
+pub use aws_smithy_types;
 pub use aws_types;
 pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};

@@ -1,10 +1,12 @@
 //! A tour of bsm, run by `cargo xtask demo` against a local moto emulator:
 //! who am I, a bucket and an object through the cached S3 client, a queue
-//! through SQS.
+//! through SQS, an assumed role.
 //!
 //! It reads everything from the environment like any AWS program
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, keys), so pointed at real AWS it would
 //! create real resources: the demo command points it at moto.
+
+use std::time::Duration;
 
 use bsm::SessionManager;
 use bsm::aws_sdk_s3::primitives::ByteStream;
@@ -62,5 +64,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|m| m.body())
         .unwrap_or("<none>");
     println!("queue {url} -> {first:?}");
+
+    println!("\n== assume a role (auto-refreshing: no request until first use)");
+    let admin = bsm
+        .assume_role("arn:aws:iam::123456789012:role/bsm-tour-admin")
+        .role_session_name("tour")
+        .duration(Duration::from_secs(900))
+        .auto_refresh(true)
+        .send()
+        .await?;
+    println!("assumed: {}", admin.masked_principal_arn().await?);
+    println!("same endpoint as the source: {:?}", admin.endpoint_url());
     Ok(())
 }

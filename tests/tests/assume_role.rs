@@ -1,0 +1,410 @@
+//! Assume role against moto: every parameter reaches the request, one-shot
+//! expiry, auto-refresh on a simulated clock (the refresh budget), MFA
+//! refresh rules, chaining and cross-account identity, and bad input.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bsm::aws_smithy_async::time::TimeSource;
+use bsm::{Error, SessionManager};
+use bsm_tests::{Proxy, manager, moto};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-test";
+
+/// A clock the test moves by hand: the SDK's identity cache and bsm's
+/// refresh decisions read it, so an hour passes in a second.
+#[derive(Debug, Clone)]
+struct SimClock(Arc<Mutex<SystemTime>>);
+
+impl SimClock {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(SystemTime::now())))
+    }
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl TimeSource for SimClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> SessionManager {
+    let sdk = bsm::aws_config::SdkConfig::builder()
+        .behavior_version(bsm::aws_config::BehaviorVersion::latest())
+        .time_source(clock.clone())
+        .build();
+    SessionManager::builder()
+        .sdk_config(sdk)
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .build()
+        .await
+        .unwrap()
+}
+
+fn sts_time(xml: &str) -> SystemTime {
+    let start = xml.find("<Expiration>").expect("an Expiration") + "<Expiration>".len();
+    let end = start + xml[start..].find("</Expiration>").unwrap();
+    let dt = bsm::aws_smithy_types::DateTime::from_str(
+        &xml[start..end],
+        bsm::aws_smithy_types::date_time::Format::DateTime,
+    )
+    .unwrap();
+    SystemTime::try_from(dt).unwrap()
+}
+
+#[tokio::test]
+async fn every_parameter_reaches_the_request() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let _admin = bsm
+        .assume_role(ROLE)
+        .role_session_name("deploy")
+        .duration(Duration::from_secs(900))
+        .tags([("team", "infra")])
+        .transitive_tag_keys(["team"])
+        .external_id("xyz-external")
+        .mfa("arn:aws:iam::123456789012:mfa/alice", "123456")
+        .source_identity("alice")
+        .policy(policy)
+        .policy_arns(["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+        .region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    let sent: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "AssumeRole")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let r = &sent[0];
+    for (name, want) in [
+        ("RoleArn", ROLE),
+        ("RoleSessionName", "deploy"),
+        ("DurationSeconds", "900"),
+        ("Tags.member.1.Key", "team"),
+        ("Tags.member.1.Value", "infra"),
+        ("TransitiveTagKeys.member.1", "team"),
+        ("ExternalId", "xyz-external"),
+        ("SerialNumber", "arn:aws:iam::123456789012:mfa/alice"),
+        ("TokenCode", "123456"),
+        ("SourceIdentity", "alice"),
+        ("Policy", policy),
+        (
+            "PolicyArns.member.1.arn",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ),
+    ] {
+        assert_eq!(r.param(name).as_deref(), Some(want), "{name} in {}", r.body);
+    }
+    assert!(
+        r.header("authorization")
+            .unwrap()
+            .contains("/eu-west-1/sts/"),
+        "signed for the region asked"
+    );
+}
+
+#[tokio::test]
+async fn one_shot_assumes_once_and_reports_the_sts_expiry() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let admin = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(900))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxy.count("AssumeRole"), 1);
+    let returned = sts_time(&proxy.requests()[0].response);
+    let got = admin
+        .expiration_time()
+        .expect("a one-shot manager knows its expiry");
+    let diff = got
+        .duration_since(returned)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        diff <= Duration::from_secs(1),
+        "expiry {got:?} vs STS {returned:?}"
+    );
+    assert!(!admin.is_expired(Duration::ZERO));
+    assert!(admin.is_expired(Duration::from_secs(901)));
+    assert_eq!(
+        admin.credential_source(),
+        &bsm::CredentialSource::AssumedRole(ROLE.into())
+    );
+    assert_eq!(
+        admin.endpoint_url(),
+        Some(proxy.endpoint().as_str()),
+        "the endpoint URL is kept"
+    );
+    assert_eq!(admin.profile_name(), None);
+    // Using it sends no further AssumeRole.
+    admin.aws_account_id().await.unwrap();
+    admin
+        .sts_client()
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxy.count("AssumeRole"), 1);
+    let arn = admin.principal_arn().await.unwrap();
+    assert!(
+        arn.starts_with("arn:aws:sts::123456789012:assumed-role/bsm-test/"),
+        "{arn}"
+    );
+}
+
+/// Continuous use for one simulated hour (a request every 10 s); returns how
+/// many times `AssumeRole` ran.
+async fn refreshes_in_one_hour(duration: u64) -> usize {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(duration))
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.requests().len(),
+        0,
+        "auto-refresh sends nothing at send()"
+    );
+    assert_eq!(
+        role.expiration_time(),
+        None,
+        "an auto-refreshing manager does not expire"
+    );
+    let sts = role.sts_client();
+    for _ in 0..=360 {
+        sts.get_caller_identity().send().await.unwrap();
+        clock.advance(Duration::from_secs(10));
+    }
+    assert_eq!(proxy.count("GetCallerIdentity"), 361);
+    let refreshes = proxy.count("AssumeRole");
+    assert_eq!(
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.action() == "AssumeRole")
+            .count(),
+        refreshes,
+        "every refresh went to the manager's endpoint URL"
+    );
+    refreshes
+}
+
+#[tokio::test]
+async fn auto_refresh_stays_within_the_budget_at_900_s() {
+    let n = refreshes_in_one_hour(900).await;
+    // Default buffer 300 s: one AssumeRole per at least 900 - 300 = 600 s
+    // (the SDK's cache jitters its buffer down to half), plus the first.
+    println!("AssumeRole calls in one simulated hour at 900 s: {n}");
+    assert!((5..=7).contains(&n), "{n} AssumeRole calls in an hour");
+}
+
+#[tokio::test]
+async fn auto_refresh_stays_within_the_budget_at_3600_s() {
+    let n = refreshes_in_one_hour(3600).await;
+    println!("AssumeRole calls in one simulated hour at 3600 s: {n}");
+    assert_eq!(
+        n, 2,
+        "the first, and one refresh 300 s before the end of the hour"
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_mfa_code_is_not_reused_for_a_refresh() {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(900))
+        .mfa("arn:aws:iam::123456789012:mfa/alice", "123456")
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    role.aws_account_id().await.unwrap();
+    // Inside the refresh window, but still valid: served, with a warning.
+    clock.advance(Duration::from_secs(700));
+    role.clear_cache();
+    role.aws_account_id().await.unwrap();
+    assert_eq!(proxy.count("AssumeRole"), 1, "the fixed code was sent once");
+    // Expired: the error says why.
+    clock.advance(Duration::from_secs(300));
+    let err = role.credentials().await.unwrap_err();
+    let chain = error_chain(&err);
+    assert!(
+        chain.contains("cannot assume role `arn:aws:iam::123456789012:role/bsm-test`"),
+        "{chain}"
+    );
+    assert!(chain.contains("fixed value"), "{chain}");
+    assert_eq!(proxy.count("AssumeRole"), 1);
+}
+
+#[tokio::test]
+async fn an_mfa_callback_gives_a_fresh_code_per_refresh() {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let role = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(900))
+        .mfa_token_provider("arn:aws:iam::123456789012:mfa/alice", move || {
+            Ok(format!(
+                "{:06}",
+                100_000 + counter.fetch_add(1, Ordering::SeqCst)
+            ))
+        })
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    role.credentials().await.unwrap();
+    clock.advance(Duration::from_secs(650));
+    role.credentials().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let codes: Vec<_> = proxy
+        .requests()
+        .iter()
+        .filter_map(|r| r.param("TokenCode"))
+        .collect();
+    assert_eq!(codes, ["100000", "100001"]);
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(" <- ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+#[tokio::test]
+async fn chaining_and_cross_account_identity() {
+    let proxy = Proxy::start(moto().addr());
+    let hook_proxy = Proxy::start(moto().addr());
+    let bsm = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(proxy.endpoint())
+        .configure::<bsm::aws_sdk_sqs::Client>({
+            let ep = hook_proxy.endpoint();
+            move |b| b.endpoint_url(ep.clone())
+        })
+        .build()
+        .await
+        .unwrap();
+    let other = bsm
+        .assume_role("arn:aws:iam::999988887777:role/cross")
+        .role_session_name("cross-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.aws_account_id().await.unwrap(), "999988887777");
+    assert_eq!(
+        other.principal_arn().await.unwrap(),
+        "arn:aws:sts::999988887777:assumed-role/cross/cross-session"
+    );
+    // Chained: the assumed manager assumes again, back into the first account.
+    let back = other
+        .assume_role("arn:aws:iam::123456789012:role/back")
+        .role_session_name("chained")
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.aws_account_id().await.unwrap(), "123456789012");
+    assert_eq!(
+        back.principal_arn().await.unwrap(),
+        "arn:aws:sts::123456789012:assumed-role/back/chained"
+    );
+    // The per-service hook travels with the assumed managers.
+    back.sqs_client().list_queues().send().await.unwrap();
+    assert_eq!(hook_proxy.count("ListQueues"), 1);
+    assert_eq!(proxy.count("ListQueues"), 0);
+}
+
+#[tokio::test]
+async fn bad_input_fails_before_any_request() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let cases: Vec<(bsm::AssumeRoleBuilder, &str)> = vec![
+        (bsm.assume_role("admin"), "role ARN"),
+        (bsm.assume_role("arn:aws:iam::1234:role/admin"), "role ARN"),
+        (
+            bsm.assume_role("arn:aws:iam::123456789012:user/alice"),
+            "role ARN",
+        ),
+        (
+            bsm.assume_role(ROLE).duration(Duration::from_secs(899)),
+            "duration",
+        ),
+        (
+            bsm.assume_role(ROLE).duration(Duration::from_secs(43_201)),
+            "duration",
+        ),
+        (
+            bsm.assume_role(ROLE).role_session_name(""),
+            "role session name",
+        ),
+        (
+            bsm.assume_role(ROLE).role_session_name("has space"),
+            "role session name",
+        ),
+        (
+            bsm.assume_role(ROLE).role_session_name("a/b"),
+            "role session name",
+        ),
+        (
+            bsm.assume_role(ROLE)
+                .refresh_buffer(Duration::from_secs(1800)),
+            "refresh buffer",
+        ),
+        (
+            bsm.assume_role(ROLE)
+                .mfa("arn:aws:iam::123456789012:mfa/alice", "12ab"),
+            "MFA token code",
+        ),
+        (bsm.assume_role(ROLE).region(""), "region"),
+    ];
+    for (builder, want) in cases {
+        let err = builder.send().await.unwrap_err();
+        match &err {
+            Error::InvalidInput { what, .. } => assert_eq!(*what, want, "{err}"),
+            other => panic!("expected InvalidInput for {want}, got {other:?}"),
+        }
+    }
+    assert_eq!(proxy.requests().len(), 0, "no request for bad input");
+}
+
+#[tokio::test]
+async fn sts_errors_carry_the_role_arn() {
+    let dead = Proxy::start(moto().addr()).endpoint();
+    let bsm = manager(&dead).await;
+    let err = bsm.assume_role(ROLE).send().await.unwrap_err();
+    match &err {
+        Error::AssumeRole { role_arn, .. } => assert_eq!(role_arn, ROLE),
+        other => panic!("expected AssumeRole, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), format!("cannot assume role `{ROLE}`"));
+    assert!(error_chain(&err).contains("STS AssumeRole failed"));
+}
