@@ -5,7 +5,7 @@
 mod moto;
 mod proxy;
 
-pub use moto::{Moto, moto};
+pub use moto::{Moto, moto, venv_bin};
 pub use proxy::{Proxy, Recorded};
 
 /// A manager on static test keys, talking to `endpoint`.
@@ -20,6 +20,22 @@ pub async fn manager(endpoint: &str) -> bsm::SessionManager {
         .build()
         .await
         .expect("a manager on static keys builds without any request")
+}
+
+/// A command of the test virtualenv with an environment that cannot reach
+/// real AWS or read the user's AWS files: no key variables, no profile, the
+/// emulator's endpoint.
+#[must_use]
+pub fn isolated(program: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(venv_bin(program));
+    for var in bsm::MANAGED_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", moto().endpoint());
+    cmd
 }
 
 /// A name unique within this test run, for buckets, queues and tables.

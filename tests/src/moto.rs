@@ -54,12 +54,26 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
+/// A program of the test virtualenv (`$BSM_VENV`, else `./.venv` at the
+/// workspace root): `python`, `aws`.
+#[must_use]
+pub fn venv_bin(name: &str) -> PathBuf {
+    std::env::var_os("BSM_VENV")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+            PathBuf::from,
+        )
+        .join("bin")
+        .join(name)
+}
+
 fn python() -> Result<PathBuf, String> {
-    let venv = std::env::var_os("BSM_VENV").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
-        PathBuf::from,
-    );
-    let python = venv.join("bin/python");
+    let python = venv_bin("python");
+    let venv = python
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(&python)
+        .to_path_buf();
     let installed = Command::new(&python)
         .args(["-c", "import moto.server, flask"])
         .stderr(Stdio::null())

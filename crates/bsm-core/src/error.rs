@@ -47,6 +47,18 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A snapshot file could not be read or written: missing, a directory,
+    /// malformed JSON, an unknown or missing key, an existing file in the
+    /// way, an unwritable folder.
+    #[error("snapshot `{}`", path.display())]
+    Snapshot {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong.
+        #[source]
+        source: BoxError,
+    },
+
     /// A request to an AWS service failed.
     #[error("{operation} failed{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Service {

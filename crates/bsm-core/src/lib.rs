@@ -7,11 +7,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assume_role;
+mod cli_env;
 pub mod error;
 mod identity;
 pub mod mask;
 mod service;
 mod session;
+mod snapshot;
 
 pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider};
 pub use aws_config;
@@ -20,10 +22,12 @@ pub use aws_runtime;
 pub use aws_smithy_async;
 pub use aws_smithy_types;
 pub use aws_types;
+pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
 pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
 pub use service::Service;
 pub use session::{CacheStats, CredentialSource, SessionManager, SessionManagerBuilder};
+pub use snapshot::{Snapshot, SnapshotGuard, default_snapshot_path};
 
 // The `AwsService` enum, one accessor per enabled service on
 // `SessionManager`, the `Service` impls and the SDK crate re-exports.

@@ -397,6 +397,19 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Use a snapshot's credentials and region (see [`Snapshot`](crate::Snapshot)).
+    pub fn snapshot(mut self, snapshot: &crate::Snapshot) -> Self {
+        self.credentials = Some((
+            snapshot.aws_access_key_id.clone(),
+            snapshot.aws_secret_access_key.clone(),
+            snapshot.aws_session_token.clone(),
+        ));
+        if let Some(r) = &snapshot.region_name {
+            self.region = Some(r.clone());
+        }
+        self
+    }
+
     /// Start from a ready SDK configuration (the counterpart of passing a
     /// botocore session). The builder's region, credentials and endpoint, if
     /// set, override its own.

@@ -1,0 +1,344 @@
+//! Credential snapshots: [`Snapshot`], a JSON file in the Python package's
+//! exact format, so credentials cross process (and language) boundaries.
+//!
+//! Unlike the original, files are written atomically with mode 0600 from the
+//! moment they exist, and an existing file is never overwritten by
+//! [`SessionManager::temp_snapshot`] or [`Snapshot::write_new`].
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::mask::mask_user_id;
+use crate::{Error, Result, SessionManager};
+
+/// Credentials and region, as the Python package's `to_snapshot()` writes
+/// them: keys `region_name`, `aws_access_key_id`, `aws_secret_access_key`,
+/// and `aws_session_token` only when there is one, in that order. Its
+/// `Debug` redacts the secret and the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// The region, or `null`.
+    pub region_name: Option<String>,
+    /// The access key id.
+    pub aws_access_key_id: String,
+    /// The secret access key.
+    pub aws_secret_access_key: String,
+    /// The session token of temporary credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_session_token: Option<String>,
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("region_name", &self.region_name)
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field("aws_secret_access_key", &"<redacted>")
+            .field(
+                "aws_session_token",
+                &self.aws_session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// `~/.bsm-snapshot.json`, where the Python package reads and writes by
+/// default; `None` when there is no home directory.
+#[must_use]
+pub fn default_snapshot_path() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".bsm-snapshot.json"))
+}
+
+fn snapshot_error(path: &Path, source: impl Into<crate::error::BoxError>) -> Error {
+    Error::Snapshot {
+        path: path.to_path_buf(),
+        source: source.into(),
+    }
+}
+
+impl Snapshot {
+    /// The JSON text, byte for byte what Python's `json.dumps` writes for the
+    /// same snapshot (`{"region_name": "us-east-1", ...}`).
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+        // Serializing strings and options into memory cannot fail.
+        let _ = self.serialize(&mut ser);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Parses snapshot JSON: unknown keys, missing keys and malformed JSON
+    /// are errors; empty keys are rejected.
+    pub fn from_json(text: &str) -> std::result::Result<Self, crate::error::BoxError> {
+        let snap: Snapshot = serde_json::from_str(text)?;
+        if snap.aws_access_key_id.is_empty() || snap.aws_secret_access_key.is_empty() {
+            return Err("aws_access_key_id and aws_secret_access_key must not be empty".into());
+        }
+        Ok(snap)
+    }
+
+    /// Reads a snapshot file. Errors name the path. A file that other users
+    /// can read is read, with a warning (tracing).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| snapshot_error(path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "snapshot file is readable by other users; it holds a secret key: chmod 600 it"
+                );
+            }
+        }
+        Self::from_json(&text).map_err(|e| snapshot_error(path, e))
+    }
+
+    /// Writes the snapshot to `path`, which must not exist yet: atomically
+    /// (a temporary file in the same folder, then a no-clobber link into
+    /// place) and with mode 0600 from the moment the file exists. An
+    /// existing file is left exactly as it was, with
+    /// [`Error::Snapshot`] saying so.
+    pub fn write_new(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.write(path.as_ref(), false)
+    }
+
+    /// Like [`write_new`](Self::write_new), but atomically replaces a file
+    /// that is there (a rename: readers see the old or the new file, never
+    /// half of one).
+    pub fn write_replace(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.write(path.as_ref(), true)
+    }
+
+    fn write(&self, path: &Path, replace: bool) -> Result<()> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if path.is_dir() {
+            return Err(snapshot_error(path, "the path is a directory"));
+        }
+        if !replace && path.exists() {
+            return Err(snapshot_error(
+                path,
+                "a file already exists there; it was left as it was",
+            ));
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "snapshot".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = dir.join(format!(
+            ".{name}.{}.{:08x}.tmp",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let result = (|| -> std::io::Result<()> {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut file = opts.open(&tmp)?;
+            file.write_all(self.to_json().as_bytes())?;
+            file.sync_all()?;
+            if replace {
+                std::fs::rename(&tmp, path)
+            } else {
+                // A hard link fails if the target exists: no clobbering,
+                // even against a file created since the check above.
+                std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp))
+            }
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            let e: crate::error::BoxError = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                "a file already exists there; it was left as it was".into()
+            } else {
+                Box::new(e)
+            };
+            return Err(snapshot_error(path, e));
+        }
+        Ok(())
+    }
+
+    /// The snapshot for display: key id masked, secret and token hidden.
+    #[must_use]
+    pub fn masked(&self) -> String {
+        format!(
+            "region_name = {}\naws_access_key_id = {}\naws_secret_access_key = ********\naws_session_token = {}",
+            self.region_name.as_deref().unwrap_or("<not set>"),
+            mask_user_id(&self.aws_access_key_id),
+            if self.aws_session_token.is_some() {
+                "<set>"
+            } else {
+                "<not set>"
+            },
+        )
+    }
+}
+
+/// `serde_json`'s compact output with Python's separators: `", "` and `": "`.
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+impl SessionManager {
+    /// The current credentials and region as a [`Snapshot`] (fresh
+    /// credentials, for an auto-refreshing manager).
+    pub async fn to_snapshot(&self) -> Result<Snapshot> {
+        let creds = self.credentials().await?;
+        Ok(Snapshot {
+            region_name: self.aws_region().map(str::to_owned),
+            aws_access_key_id: creds.access_key_id().to_owned(),
+            aws_secret_access_key: creds.secret_access_key().to_owned(),
+            aws_session_token: creds.session_token().map(str::to_owned),
+        })
+    }
+
+    /// A manager on a snapshot's credentials and region. For other settings
+    /// (an endpoint URL), use [`SessionManagerBuilder::snapshot`](crate::SessionManagerBuilder::snapshot).
+    pub async fn from_snapshot(snapshot: &Snapshot) -> Result<Self> {
+        Self::builder().snapshot(snapshot).build().await
+    }
+
+    /// A manager from a snapshot file; `None` reads the default
+    /// `~/.bsm-snapshot.json`.
+    pub async fn from_snapshot_file(path: Option<&Path>) -> Result<Self> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => default_snapshot_path().ok_or_else(|| {
+                snapshot_error(Path::new("~/.bsm-snapshot.json"), "no home directory")
+            })?,
+        };
+        Self::from_snapshot(&Snapshot::read(&path)?).await
+    }
+
+    /// Writes a snapshot file (see [`Snapshot::write_new`]: atomic, mode
+    /// 0600, never over an existing file) and returns a guard that deletes
+    /// it when dropped, also when the scope unwinds from a panic. `None`
+    /// writes the default `~/.bsm-snapshot.json`.
+    ///
+    /// If a file already stands at the path, nothing is written and it is
+    /// kept: the call fails with [`Error::Snapshot`].
+    pub async fn temp_snapshot(&self, path: Option<&Path>) -> Result<SnapshotGuard> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => default_snapshot_path().ok_or_else(|| {
+                snapshot_error(Path::new("~/.bsm-snapshot.json"), "no home directory")
+            })?,
+        };
+        self.to_snapshot().await?.write_new(&path)?;
+        Ok(SnapshotGuard { path })
+    }
+}
+
+/// Deletes the snapshot file it guards when dropped.
+#[derive(Debug)]
+#[must_use = "the snapshot file is deleted when the guard is dropped"]
+pub struct SnapshotGuard {
+    path: PathBuf,
+}
+
+impl SnapshotGuard {
+    /// The snapshot file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SnapshotGuard {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot delete the snapshot file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(token: Option<&str>) -> Snapshot {
+        Snapshot {
+            region_name: Some("us-east-1".into()),
+            aws_access_key_id: "AKIAEXAMPLEFAKEKEY01".into(),
+            aws_secret_access_key: "fakeSecretKey/EXAMPLE+abc".into(),
+            aws_session_token: token.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn json_matches_python_byte_for_byte() {
+        assert_eq!(
+            snap(Some("FakeSessionToken==")).to_json(),
+            r#"{"region_name": "us-east-1", "aws_access_key_id": "AKIAEXAMPLEFAKEKEY01", "aws_secret_access_key": "fakeSecretKey/EXAMPLE+abc", "aws_session_token": "FakeSessionToken=="}"#
+        );
+        let no_region = Snapshot {
+            region_name: None,
+            ..snap(None)
+        };
+        assert_eq!(
+            no_region.to_json(),
+            r#"{"region_name": null, "aws_access_key_id": "AKIAEXAMPLEFAKEKEY01", "aws_secret_access_key": "fakeSecretKey/EXAMPLE+abc"}"#
+        );
+    }
+
+    #[test]
+    fn parsing_rejects_unknown_missing_and_malformed() {
+        assert_eq!(
+            Snapshot::from_json(&snap(Some("t")).to_json()).unwrap(),
+            snap(Some("t"))
+        );
+        for bad in [
+            r#"{"region_name": null, "aws_access_key_id": "a", "aws_secret_access_key": "b", "extra": 1}"#,
+            r#"{"region_name": null, "aws_access_key_id": "a"}"#,
+            r#"{"region_name": null, "aws_access_key_id": "", "aws_secret_access_key": "b"}"#,
+            "{",
+            "",
+            "[]",
+        ] {
+            assert!(Snapshot::from_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_and_masked_hide_secrets() {
+        let s = snap(Some("FakeSessionToken=="));
+        for text in [format!("{s:?}"), s.masked()] {
+            assert!(!text.contains("fakeSecretKey"), "{text}");
+            assert!(!text.contains("FakeSessionToken"), "{text}");
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Credentials handed to other processes: the AWS CLI environment (checked
+//! with the real `aws` from PyPI), snapshot files (format, mode, no
+//! clobbering, errors), and snapshots read and written by the Python
+//! package.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bsm::aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use bsm::{Error, SessionManager, Snapshot};
+use bsm_tests::{isolated, manager, moto, unique};
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("bsm-handoff"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn aws_caller_arn(env: &bsm::AwsCliEnv) -> String {
+    let mut cmd = isolated("aws");
+    cmd.args(["sts", "get-caller-identity", "--output", "json"]);
+    env.apply(&mut cmd);
+    let out = cmd
+        .output()
+        .expect("the AWS CLI from the test virtualenv runs");
+    assert!(
+        out.status.success(),
+        "aws failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["Arn"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_aws_cli_sees_the_managers_principal() {
+    let bsm = manager(&moto().endpoint()).await;
+    let env = bsm.aws_cli_env().await.unwrap();
+    assert_eq!(aws_caller_arn(&env), bsm.principal_arn().await.unwrap());
+
+    let role = bsm
+        .assume_role("arn:aws:iam::123456789012:role/cli")
+        .role_session_name("cli-handoff")
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let env = role.aws_cli_env().await.unwrap();
+    assert!(env.get("AWS_SESSION_TOKEN").is_some());
+    let arn = aws_caller_arn(&env);
+    assert_eq!(
+        arn,
+        "arn:aws:sts::123456789012:assumed-role/cli/cli-handoff"
+    );
+    assert_eq!(arn, role.principal_arn().await.unwrap());
+}
+
+#[tokio::test]
+async fn aws_cli_env_follows_the_python_rules() {
+    let bsm = manager(&moto().endpoint()).await;
+    let env = bsm.aws_cli_env().await.unwrap();
+    let vars: Vec<_> = env.vars().collect();
+    assert_eq!(
+        vars,
+        [
+            ("AWS_ACCESS_KEY_ID", Some("testing")),
+            ("AWS_SECRET_ACCESS_KEY", Some("testing")),
+            ("AWS_SESSION_TOKEN", None),
+            ("AWS_PROFILE", None),
+            ("AWS_REGION", Some("us-east-1")),
+            ("AWS_DEFAULT_REGION", Some("us-east-1")),
+            ("AWS_ENDPOINT_URL", Some(moto().endpoint().as_str())),
+        ]
+    );
+
+    let secret = "wJalrXUtnFEMI/K7MDENG/SECRETHANDOFF";
+    let with_token = SessionManager::builder()
+        .credentials("AKIATOKEN00000000001", secret, Some("TOKENHANDOFF".into()))
+        .build()
+        .await
+        .unwrap();
+    let env = with_token.aws_cli_env().await.unwrap();
+    assert_eq!(env.get("AWS_SESSION_TOKEN"), Some("TOKENHANDOFF"));
+    let debug = format!("{env:?}");
+    assert!(
+        !debug.contains(secret) && !debug.contains("TOKENHANDOFF"),
+        "{debug}"
+    );
+    let mut cmd = std::process::Command::new("env");
+    env.apply(&mut cmd);
+    let removed: Vec<_> = cmd
+        .get_envs()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    assert!(removed.contains(&"AWS_PROFILE".into()));
+
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("credentials"),
+        "[dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = devsecret\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("config"), "").unwrap();
+    let files = EnvConfigFiles::builder()
+        .with_file(EnvConfigFileKind::Config, dir.join("config"))
+        .with_file(EnvConfigFileKind::Credentials, dir.join("credentials"))
+        .build();
+    let dev = SessionManager::builder()
+        .profile_name("dev")
+        .profile_files(files)
+        .build()
+        .await
+        .unwrap();
+    let env = dev.aws_cli_env().await.unwrap();
+    assert_eq!(env.get("AWS_PROFILE"), Some("dev"));
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ] {
+        assert_eq!(env.get(var), None, "{var} is removed");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
+    let bsm = manager(&moto().endpoint()).await;
+    let dir = temp_dir();
+    let path = dir.join("snap.json");
+    {
+        let guard = bsm.temp_snapshot(Some(&path)).await.unwrap();
+        assert_eq!(guard.path(), path);
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}"#
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["snap.json"], "no temporary file is left behind");
+    }
+    assert!(!path.exists(), "the guard deletes the file");
+
+    // An existing file is never lost.
+    std::fs::write(&path, "precious").unwrap();
+    let err = bsm.temp_snapshot(Some(&path)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Snapshot { path: p, .. } if p == &path),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    std::fs::remove_file(&path).unwrap();
+
+    // A panic inside the scope still removes the file.
+    let guard = bsm.temp_snapshot(Some(&path)).await.unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _guard = guard;
+        panic!("boom inside the snapshot scope");
+    }));
+    assert!(result.is_err());
+    assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn bad_snapshot_files_are_typed_errors_naming_the_path() {
+    let dir = temp_dir();
+    let good = Snapshot {
+        region_name: None,
+        aws_access_key_id: "AKIA".into(),
+        aws_secret_access_key: "s".into(),
+        aws_session_token: None,
+    };
+    let cases: Vec<(&str, Option<&str>)> = vec![
+        ("missing.json", None),
+        ("malformed.json", Some("{\"region_name\": ")),
+        (
+            "unknown-key.json",
+            Some(
+                r#"{"region_name": null, "aws_access_key_id": "a", "aws_secret_access_key": "b", "expiry": 1}"#,
+            ),
+        ),
+        (
+            "no-secret.json",
+            Some(r#"{"region_name": null, "aws_access_key_id": "a"}"#),
+        ),
+    ];
+    for (name, content) in cases {
+        let path = dir.join(name);
+        if let Some(c) = content {
+            std::fs::write(&path, c).unwrap();
+        }
+        let err = SessionManager::from_snapshot_file(Some(&path))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Snapshot { path: p, .. } if p == &path),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        if let Some(c) = content {
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                c,
+                "reading changes nothing"
+            );
+        }
+    }
+    let err = Snapshot::read(&dir).unwrap_err();
+    assert!(
+        matches!(err, Error::Snapshot { .. }),
+        "a directory: {err:?}"
+    );
+    for target in [
+        dir.clone(),
+        PathBuf::from("/proc/bsm-snapshot.json"),
+        dir.join("missing.json/x"),
+    ] {
+        let err = good.write_new(&target).unwrap_err();
+        assert!(
+            matches!(&err, Error::Snapshot { path, .. } if path == &target),
+            "{target:?}: {err:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn snapshots_cross_to_python_and_back() {
+    let bsm = manager(&moto().endpoint()).await;
+    let role = bsm
+        .assume_role("arn:aws:iam::999988887777:role/interop")
+        .role_session_name("rust-wrote")
+        .duration(Duration::from_secs(900))
+        .send()
+        .await
+        .unwrap();
+    let dir = temp_dir();
+    let path = dir.join("from-rust.json");
+    let _guard = role.temp_snapshot(Some(&path)).await.unwrap();
+    let out = isolated("python")
+        .arg("-c")
+        .arg(
+            "import sys\nfrom boto_session_manager.api import BotoSesManager\n\
+             bsm = BotoSesManager.from_snapshot_file(sys.argv[1])\n\
+             print(bsm.sts_client.get_caller_identity()['Arn'])",
+        )
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        role.principal_arn().await.unwrap()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "arn:aws:sts::999988887777:assumed-role/interop/rust-wrote"
+    );
+
+    let py_path = dir.join("from-python.json");
+    let out = isolated("python")
+        .arg("-c")
+        .arg(
+            "import sys, json, pathlib\nfrom boto_session_manager.api import BotoSesManager\n\
+             bsm = BotoSesManager(aws_access_key_id='testing', aws_secret_access_key='testing', region_name='eu-west-1')\n\
+             role = bsm.assume_role('arn:aws:iam::999988887777:role/interop', role_session_name='python-wrote')\n\
+             pathlib.Path(sys.argv[1]).write_text(json.dumps(role.to_snapshot()))\n\
+             print(role.sts_client.get_caller_identity()['Arn'])",
+        )
+        .arg(&py_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python_arn = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let snap = Snapshot::read(&py_path).unwrap();
+    assert_eq!(snap.region_name.as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        std::fs::read_to_string(&py_path).unwrap(),
+        snap.to_json(),
+        "byte-identical formats"
+    );
+    let from_python = SessionManager::builder()
+        .snapshot(&snap)
+        .endpoint_url(moto().endpoint())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(from_python.principal_arn().await.unwrap(), python_arn);
+    assert_eq!(
+        python_arn,
+        "arn:aws:sts::999988887777:assumed-role/interop/python-wrote"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
