@@ -28,14 +28,19 @@ pub async fn manager(endpoint: &str) -> bsm::SessionManager {
 #[must_use]
 pub fn isolated(program: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(venv_bin(program));
+    isolate(&mut cmd);
+    cmd
+}
+
+/// Gives `cmd` the environment of [`isolated`].
+pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
     for var in bsm::MANAGED_VARS {
         cmd.env_remove(var);
     }
     cmd.env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", moto().endpoint());
-    cmd
+        .env("AWS_ENDPOINT_URL", moto().endpoint())
 }
 
 /// A name unique within this test run, for buckets, queues and tables.

@@ -1,6 +1,7 @@
 //! A tour of bsm, run by `cargo xtask demo` against a local moto emulator:
 //! who am I, a bucket and an object through the cached S3 client, a queue
-//! through SQS, an assumed role.
+//! through SQS, an assumed role, its credentials handed to the AWS CLI and
+//! through a snapshot file.
 //!
 //! It reads everything from the environment like any AWS program
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, keys), so pointed at real AWS it would
@@ -75,5 +76,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("assumed: {}", admin.masked_principal_arn().await?);
     println!("same endpoint as the source: {:?}", admin.endpoint_url());
+
+    println!("\n== hand the role's credentials to the AWS CLI (one command's environment)");
+    let mut aws = std::process::Command::new("aws");
+    aws.args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "text",
+        "--query",
+        "Arn",
+    ]);
+    admin.aws_cli_env().await?.apply(&mut aws);
+    match aws.output() {
+        Ok(out) => println!("aws says: {}", String::from_utf8_lossy(&out.stdout).trim()),
+        Err(e) => println!("(the AWS CLI is not on PATH: {e})"),
+    }
+
+    println!("\n== a snapshot file round trip (mode 0600, deleted when the guard drops)");
+    let path = std::env::temp_dir().join(format!("bsm-tour-{}.json", std::process::id()));
+    {
+        let guard = admin.temp_snapshot(Some(&path)).await?;
+        let mut back = SessionManager::builder().snapshot(&bsm::Snapshot::read(guard.path())?);
+        if let Some(endpoint) = admin.endpoint_url() {
+            back = back.endpoint_url(endpoint);
+        }
+        let back = back.build().await?;
+        println!("read back: {}", back.masked_principal_arn().await?);
+    }
+    println!("snapshot deleted: {}", !path.exists());
     Ok(())
 }
