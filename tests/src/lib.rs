@@ -2,11 +2,12 @@
 //! ([`moto`]) and a recording, fault-injecting HTTP proxy in front of it
 //! ([`Proxy`]), both on 127.0.0.1. The tests themselves live in `tests/`.
 
+pub mod capture;
 mod moto;
 mod proxy;
 
 pub use moto::{Moto, moto, venv_bin};
-pub use proxy::{Proxy, Recorded};
+pub use proxy::{Fault, Proxy, Recorded};
 
 /// A manager on static test keys, talking to `endpoint`.
 ///
@@ -41,6 +42,60 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL", moto().endpoint())
+}
+
+/// A clock the test moves by hand: the SDK's identity cache and bsm's
+/// refresh decisions read it, so an hour passes in a second.
+#[derive(Debug, Clone)]
+pub struct SimClock(std::sync::Arc<std::sync::Mutex<std::time::SystemTime>>);
+
+impl SimClock {
+    /// A clock at the real time now.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(
+            std::time::SystemTime::now(),
+        )))
+    }
+
+    /// Moves the clock forward.
+    ///
+    /// # Panics
+    /// If the lock was poisoned.
+    pub fn advance(&self, by: std::time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl bsm::aws_smithy_async::time::TimeSource for SimClock {
+    fn now(&self) -> std::time::SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A manager on static test keys whose SDK configuration reads `clock`.
+///
+/// # Panics
+/// Never in practice: building on static keys sends no request.
+pub async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> bsm::SessionManager {
+    let sdk = bsm::aws_config::SdkConfig::builder()
+        .behavior_version(bsm::aws_config::BehaviorVersion::latest())
+        .time_source(clock.clone())
+        .build();
+    bsm::SessionManager::builder()
+        .sdk_config(sdk)
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .build()
+        .await
+        .expect("a manager on static keys builds without any request")
 }
 
 /// A name unique within this test run, for buckets, queues and tables.

@@ -1,12 +1,13 @@
-//! A recording HTTP proxy on 127.0.0.1 in front of the emulator: every
-//! request that passes is kept (method, path, headers, body, and the
-//! response's status and body), so a test can
-//! count and inspect what the server received, per test, while the tests of
-//! one binary share a moto server.
+//! A recording, fault-injecting HTTP proxy on 127.0.0.1 in front of the
+//! emulator. Every request that passes is kept (method, path, headers, body,
+//! and the response's status and body), so a test can count and inspect what
+//! the server received, per test, while the tests of one binary share a moto
+//! server. Faults (503, throttling, connection reset, a stall) can be set for
+//! the next N requests of an operation, or until cleared.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,7 +28,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body, as text (lossy).
     pub body: String,
-    /// The status the client got.
+    /// The status the client got (0: the connection was reset, or the
+    /// request was stalled).
     pub status: u16,
     /// The response body the client got, as text (lossy).
     pub response: String,
@@ -38,26 +40,13 @@ impl Recorded {
     /// `X-Amz-Target` of a JSON protocol, else `METHOD path`.
     #[must_use]
     pub fn action(&self) -> String {
-        if let Some(a) = self.param("Action") {
-            return a;
-        }
-        if let Some((_, t)) = self.headers.iter().find(|(k, _)| k == "x-amz-target") {
-            return t.rsplit('.').next().unwrap_or(t).to_owned();
-        }
-        format!("{} {}", self.method, self.path)
+        action_of(&self.method, &self.path, &self.headers, &self.body)
     }
 
     /// A form parameter of the body or the query string, URL-decoded.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<String> {
-        let query = self.path.split_once('?').map_or("", |(_, q)| q);
-        self.body
-            .split('&')
-            .chain(query.split('&'))
-            .find_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                (k == name).then(|| url_decode(v))
-            })
+        param(&self.path, &self.body, name)
     }
 
     /// A header's value.
@@ -68,6 +57,24 @@ impl Recorded {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+fn action_of(method: &str, path: &str, headers: &[(String, String)], body: &str) -> String {
+    if let Some(a) = param(path, body, "Action") {
+        return a;
+    }
+    if let Some((_, t)) = headers.iter().find(|(k, _)| k == "x-amz-target") {
+        return t.rsplit('.').next().unwrap_or(t).to_owned();
+    }
+    format!("{method} {path}")
+}
+
+fn param(path: &str, body: &str, name: &str) -> Option<String> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    body.split('&').chain(query.split('&')).find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| url_decode(v))
+    })
 }
 
 fn url_decode(s: &str) -> String {
@@ -94,11 +101,59 @@ fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What the proxy does instead of (or before) forwarding a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 Service Unavailable`, no AWS error body.
+    Unavailable,
+    /// `400` with the query-protocol `Throttling` error (STS, IAM).
+    Throttling,
+    /// `503` with S3's `SlowDown` error.
+    SlowDown,
+    /// Close the connection without answering.
+    Reset,
+    /// Wait this long, then answer `200 stalled` (meant to be past the
+    /// client's timeout).
+    Stall(Duration),
+}
+
+#[derive(Debug)]
+struct Rule {
+    /// An [`action`](Recorded::action), or `None` for every request.
+    action: Option<String>,
+    fault: Fault,
+    /// How many more requests it applies to; `None`: until cleared.
+    remaining: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    log: Mutex<Vec<Recorded>>,
+    rules: Mutex<Vec<Rule>>,
+}
+
+impl Shared {
+    fn take_fault(&self, action: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap();
+        let i = rules
+            .iter()
+            .position(|r| r.action.as_deref().is_none_or(|a| a == action))?;
+        let fault = rules[i].fault;
+        if let Some(n) = &mut rules[i].remaining {
+            *n -= 1;
+            if *n == 0 {
+                rules.remove(i);
+            }
+        }
+        Some(fault)
+    }
+}
+
 /// A proxy to one upstream, with its log of requests. Stops when dropped.
 #[derive(Debug)]
 pub struct Proxy {
     addr: SocketAddr,
-    log: Arc<Mutex<Vec<Recorded>>>,
+    shared: Arc<Shared>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -109,23 +164,23 @@ impl Proxy {
     /// When no loopback port can be bound.
     #[must_use]
     pub fn start(upstream: SocketAddr) -> Self {
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared::default());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread_log = Arc::clone(&log);
+        let thread_shared = Arc::clone(&shared);
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            rt.block_on(serve(upstream, thread_log, ready_tx, stopped));
+            rt.block_on(serve(upstream, thread_shared, ready_tx, stopped));
         });
         let addr = ready_rx
             .recv()
             .expect("the proxy thread reports its address");
         Self {
             addr,
-            log,
+            shared,
             _stop: stop,
         }
     }
@@ -142,7 +197,7 @@ impl Proxy {
     /// If the log's lock was poisoned by a panicking proxy task.
     #[must_use]
     pub fn requests(&self) -> Vec<Recorded> {
-        self.log.lock().unwrap().clone()
+        self.shared.log.lock().unwrap().clone()
     }
 
     /// How many requests had this [`action`](Recorded::action).
@@ -159,13 +214,48 @@ impl Proxy {
     /// # Panics
     /// If the log's lock was poisoned.
     pub fn clear(&self) {
-        self.log.lock().unwrap().clear();
+        self.shared.log.lock().unwrap().clear();
+    }
+
+    /// Applies `fault` to the next `n` requests of `action` (`None`: any).
+    ///
+    /// # Panics
+    /// If the rules' lock was poisoned.
+    pub fn fail_next(&self, action: Option<&str>, n: usize, fault: Fault) {
+        let rule = Rule {
+            action: action.map(str::to_owned),
+            fault,
+            remaining: Some(n),
+        };
+        self.shared.rules.lock().unwrap().push(rule);
+    }
+
+    /// Applies `fault` to every request of `action` (`None`: any) until
+    /// [`clear_faults`](Self::clear_faults).
+    ///
+    /// # Panics
+    /// If the rules' lock was poisoned.
+    pub fn fail_all(&self, action: Option<&str>, fault: Fault) {
+        let rule = Rule {
+            action: action.map(str::to_owned),
+            fault,
+            remaining: None,
+        };
+        self.shared.rules.lock().unwrap().push(rule);
+    }
+
+    /// Removes every fault: requests pass again.
+    ///
+    /// # Panics
+    /// If the rules' lock was poisoned.
+    pub fn clear_faults(&self) {
+        self.shared.rules.lock().unwrap().clear();
     }
 }
 
 async fn serve(
     upstream: SocketAddr,
-    log: Arc<Mutex<Vec<Recorded>>>,
+    shared: Arc<Shared>,
     ready: std::sync::mpsc::Sender<SocketAddr>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -181,10 +271,10 @@ async fn serve(
             _ = &mut stopped => return,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let (log, client) = (Arc::clone(&log), client.clone());
+        let (shared, client) = (Arc::clone(&shared), client.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                forward(req, upstream, Arc::clone(&log), client.clone())
+                forward(req, upstream, Arc::clone(&shared), client.clone())
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -193,12 +283,24 @@ async fn serve(
     }
 }
 
+/// Returned to hyper to drop the connection without a response.
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault injected: connection reset")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
 async fn forward(
     req: Request<Incoming>,
     upstream: SocketAddr,
-    log: Arc<Mutex<Vec<Recorded>>>,
+    shared: Arc<Shared>,
     client: Client<HttpConnector, Full<Bytes>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, ResetConnection> {
     let (mut parts, body) = req.into_parts();
     let body = collect(body).await;
     let path = parts
@@ -206,43 +308,77 @@ async fn forward(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let action = action_of(parts.method.as_str(), &path, &headers, &text);
     let mut record = Recorded {
         method: parts.method.to_string(),
         path: path.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: String::from_utf8_lossy(&body).into_owned(),
+        headers,
+        body: text,
         status: 0,
         response: String::new(),
     };
-    parts.uri = format!("http://{upstream}{path}")
-        .parse()
-        .expect("a valid upstream URI");
-    let (status, headers, body) = match client
-        .request(Request::from_parts(parts, Full::new(body)))
-        .await
-    {
-        Ok(resp) => {
-            let (parts, body) = resp.into_parts();
-            (parts.status, parts.headers, collect(body).await)
+    let fault = shared.take_fault(&action);
+    let canned = match fault {
+        Some(Fault::Reset) => {
+            shared.log.lock().unwrap().push(record);
+            return Err(ResetConnection);
         }
-        Err(e) => (
-            hyper::StatusCode::BAD_GATEWAY,
-            hyper::HeaderMap::new(),
-            Bytes::from(format!("proxy: upstream failed: {e}")),
-        ),
+        Some(Fault::Stall(d)) => {
+            // Logged now: the client gives up before the stall ends, and
+            // hyper then drops this future.
+            shared.log.lock().unwrap().push(record.clone());
+            tokio::time::sleep(d).await;
+            return Ok(Response::new(Full::new(Bytes::from_static(b"stalled"))));
+        }
+        Some(Fault::Unavailable) => Some((503, "Service Unavailable".to_owned())),
+        Some(Fault::Throttling) => Some((
+            400,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
+             <Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+                .to_owned(),
+        )),
+        Some(Fault::SlowDown) => Some((
+            503,
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned(),
+        )),
+        None => None,
+    };
+    let (status, headers, body) = if let Some((status, body)) = canned {
+        let status = hyper::StatusCode::from_u16(status).expect("a valid status");
+        (status, hyper::HeaderMap::new(), Bytes::from(body))
+    } else {
+        parts.uri = format!("http://{upstream}{path}")
+            .parse()
+            .expect("a valid upstream URI");
+        match client
+            .request(Request::from_parts(parts, Full::new(body)))
+            .await
+        {
+            Ok(resp) => {
+                let (parts, body) = resp.into_parts();
+                (parts.status, parts.headers, collect(body).await)
+            }
+            Err(e) => (
+                hyper::StatusCode::BAD_GATEWAY,
+                hyper::HeaderMap::new(),
+                Bytes::from(format!("proxy: upstream failed: {e}")),
+            ),
+        }
     };
     record.status = status.as_u16();
     record.response = String::from_utf8_lossy(&body).into_owned();
-    log.lock().unwrap().push(record);
+    shared.log.lock().unwrap().push(record);
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;

@@ -2,50 +2,14 @@
 //! expiry, auto-refresh on a simulated clock (the refresh budget), MFA
 //! refresh rules, chaining and cross-account identity, and bad input.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bsm::aws_smithy_async::time::TimeSource;
 use bsm::{Error, SessionManager};
-use bsm_tests::{Proxy, manager, moto};
+use bsm_tests::{Proxy, SimClock, manager, manager_with_clock, moto};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-test";
-
-/// A clock the test moves by hand: the SDK's identity cache and bsm's
-/// refresh decisions read it, so an hour passes in a second.
-#[derive(Debug, Clone)]
-struct SimClock(Arc<Mutex<SystemTime>>);
-
-impl SimClock {
-    fn new() -> Self {
-        Self(Arc::new(Mutex::new(SystemTime::now())))
-    }
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl TimeSource for SimClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> SessionManager {
-    let sdk = bsm::aws_config::SdkConfig::builder()
-        .behavior_version(bsm::aws_config::BehaviorVersion::latest())
-        .time_source(clock.clone())
-        .build();
-    SessionManager::builder()
-        .sdk_config(sdk)
-        .credentials("testing", "testing", None)
-        .region("us-east-1")
-        .endpoint_url(endpoint)
-        .build()
-        .await
-        .unwrap()
-}
 
 fn sts_time(xml: &str) -> SystemTime {
     let start = xml.find("<Expiration>").expect("an Expiration") + "<Expiration>".len();

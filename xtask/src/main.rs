@@ -23,7 +23,8 @@ commands:
         nothing and fails naming each stale file
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
-  test  same set-up, then cargo fmt --check, clippy -D warnings and every test";
+  test  same set-up, then cargo fmt --check, clippy -D warnings, the doc tests
+        and every test";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -120,14 +121,6 @@ fn test() -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
-    let mut tests = cargo();
-    tests.args(["test", "--workspace", "--all-targets"]);
-    tests.env("BSM_VENV", &venv);
-    run(tests)?;
-    let mut doc = cargo();
-    doc.args(["test", "--workspace", "--doc"]);
-    doc.env("BSM_VENV", &venv);
-    run(doc)?;
     let mut clippy = cargo();
     clippy.args([
         "clippy",
@@ -137,5 +130,12 @@ fn test() -> Result<(), String> {
         "-D",
         "warnings",
     ]);
-    run(clippy)
+    run(clippy)?;
+    let mut doc = cargo();
+    doc.args(["test", "--workspace", "--doc"]);
+    run(doc)?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--all-targets"]);
+    tests.env("BSM_VENV", &venv);
+    run(tests)
 }

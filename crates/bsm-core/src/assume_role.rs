@@ -381,8 +381,10 @@ fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_sdk_sts::Cli
     }
 }
 
-/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`.
-fn validate_role_arn(arn: &str) -> Result<()> {
+/// Checks that `arn` is a role ARN, `arn:PARTITION:iam::ACCOUNT_ID:role/PATH/NAME`,
+/// as [`SessionManager::assume_role`] does before any request; the error
+/// names the ARN and what is wrong.
+pub fn validate_role_arn(arn: &str) -> Result<()> {
     let bad = |reason: &str| Err(Error::invalid("role ARN", arn, reason));
     let fields: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = fields.as_slice() else {

@@ -15,7 +15,7 @@ mod service;
 mod session;
 mod snapshot;
 
-pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider};
+pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider, validate_role_arn};
 pub use aws_config;
 pub use aws_credential_types;
 pub use aws_runtime;

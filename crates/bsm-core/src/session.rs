@@ -94,6 +94,16 @@ impl Cache {
     }
 }
 
+impl Drop for Cache {
+    fn drop(&mut self) {
+        tracing::debug!(
+            generation = self.generation,
+            clients_built = self.built.load(Ordering::Relaxed),
+            "cache generation dropped"
+        );
+    }
+}
+
 /// Counters of the client cache, for monitoring and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -190,7 +200,11 @@ impl SessionManager {
         let slot = &cache.clients[C::SLOT];
         let any = slot.get_or_init(|| {
             cache.built.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(service = %C::SERVICE, generation = cache.generation, "building client");
+            tracing::debug!(
+                service = %C::SERVICE,
+                generation = cache.generation,
+                "building client"
+            );
             Box::new(self.build_client::<C>(|b| b))
         });
         match any.downcast_ref::<C>() {
@@ -358,6 +372,8 @@ pub struct SessionManagerBuilder {
     endpoint_url: Option<String>,
     expiration_time: Option<SystemTime>,
     profile_files: Option<aws_runtime::env_config::file::EnvConfigFiles>,
+    timeout_config: Option<aws_config::timeout::TimeoutConfig>,
+    retry_config: Option<aws_config::retry::RetryConfig>,
     hooks: HashMap<AwsService, Arc<dyn Any + Send + Sync>>,
 }
 
@@ -394,6 +410,18 @@ impl SessionManagerBuilder {
             secret_access_key.into(),
             session_token,
         ));
+        self
+    }
+
+    /// Timeouts for every client (connect, read, per attempt, per operation).
+    pub fn timeout_config(mut self, config: aws_config::timeout::TimeoutConfig) -> Self {
+        self.timeout_config = Some(config);
+        self
+    }
+
+    /// Retries for every client (attempts, backoff).
+    pub fn retry_config(mut self, config: aws_config::retry::RetryConfig) -> Self {
+        self.retry_config = Some(config);
         self
     }
 
@@ -492,6 +520,12 @@ impl SessionManagerBuilder {
             if !has_http_client {
                 b.set_http_client(Some(shared_http_client()));
             }
+            if let Some(t) = self.timeout_config {
+                b.set_timeout_config(Some(t));
+            }
+            if let Some(r) = self.retry_config {
+                b.set_retry_config(Some(r));
+            }
             b.build()
         } else {
             let mut loader =
@@ -510,6 +544,12 @@ impl SessionManagerBuilder {
             }
             if let Some(url) = self.endpoint_url {
                 loader = loader.endpoint_url(url);
+            }
+            if let Some(t) = self.timeout_config {
+                loader = loader.timeout_config(t);
+            }
+            if let Some(r) = self.retry_config {
+                loader = loader.retry_config(r);
             }
             loader.load().await
         };
@@ -584,6 +624,8 @@ impl fmt::Debug for SessionManagerBuilder {
             .field("endpoint_url", &self.endpoint_url)
             .field("expiration_time", &self.expiration_time)
             .field("profile_files", &self.profile_files)
+            .field("timeout_config", &self.timeout_config)
+            .field("retry_config", &self.retry_config)
             .field(
                 "configured_services",
                 &self.hooks.keys().collect::<Vec<_>>(),

@@ -1,0 +1,176 @@
+//! Faults injected by the proxy in front of moto: transient ones are retried
+//! by the SDK, persistent ones give a typed error that is not cached, and an
+//! auto-refreshing role rides out a failing STS while its credentials last.
+
+use std::time::{Duration, Instant};
+
+use bsm::aws_config::retry::RetryConfig;
+use bsm::aws_config::timeout::TimeoutConfig;
+use bsm::{Error, SessionManager};
+use bsm_tests::{Fault, Proxy, SimClock, manager_with_clock, moto};
+
+async fn manager(proxy: &Proxy) -> SessionManager {
+    SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(proxy.endpoint())
+        .configure::<bsm::aws_sdk_s3::Client>(|b| b.force_path_style(true))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(20)),
+        )
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn transient_faults_on_sts_iam_and_s3_are_retried() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy).await;
+
+    proxy.fail_next(Some("GetCallerIdentity"), 2, Fault::Unavailable);
+    assert_eq!(bsm.aws_account_id().await.unwrap(), "123456789012");
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        3,
+        "two 503s, then the answer"
+    );
+
+    proxy.fail_next(Some("ListAccountAliases"), 1, Fault::Throttling);
+    proxy.fail_next(Some("ListAccountAliases"), 1, Fault::Reset);
+    bsm.aws_account_alias().await.unwrap();
+    assert_eq!(
+        proxy.count("ListAccountAliases"),
+        3,
+        "throttled, reset, then the answer"
+    );
+
+    proxy.clear();
+    proxy.fail_next(None, 1, Fault::SlowDown);
+    proxy.fail_next(None, 1, Fault::Stall(Duration::from_secs(3)));
+    bsm.s3_client().list_buckets().send().await.unwrap();
+    let statuses: Vec<u16> = proxy.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses.first(), Some(&503), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert_eq!(
+        statuses.len(),
+        3,
+        "SlowDown, a stalled attempt past its timeout, then the answer"
+    );
+}
+
+#[tokio::test]
+async fn a_persistent_fault_is_a_typed_error_and_is_not_cached() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy).await;
+
+    proxy.fail_all(Some("GetCallerIdentity"), Fault::Unavailable);
+    let started = Instant::now();
+    let err = bsm.aws_account_id().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded by the configured timeouts"
+    );
+    match &err {
+        Error::Service {
+            operation, code, ..
+        } => {
+            assert_eq!(*operation, "STS GetCallerIdentity");
+            assert_eq!(code.as_deref(), Some("HTTP 503"));
+        }
+        other => panic!("expected Error::Service, got {other:?}"),
+    }
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        3,
+        "the SDK tried max_attempts times"
+    );
+    proxy.clear_faults();
+    assert_eq!(
+        bsm.aws_account_id().await.unwrap(),
+        "123456789012",
+        "the error was not cached"
+    );
+
+    // A server that never answers in time.
+    proxy.fail_all(
+        Some("ListAccountAliases"),
+        Fault::Stall(Duration::from_secs(5)),
+    );
+    let started = Instant::now();
+    let err = bsm.aws_account_alias().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        err.to_string().starts_with("IAM ListAccountAliases failed"),
+        "{err}"
+    );
+    proxy.clear_faults();
+    assert!(bsm.aws_account_alias().await.is_ok());
+}
+
+#[tokio::test]
+async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+    let role = bsm
+        .assume_role("arn:aws:iam::123456789012:role/flaky")
+        .duration(Duration::from_secs(900))
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let first = role.credentials().await.unwrap();
+    proxy.fail_all(Some("AssumeRole"), Fault::Unavailable);
+
+    // In the refresh window: the refresh fails, the current keys are served.
+    clock.advance(Duration::from_secs(700));
+    let kept = role.credentials().await.unwrap();
+    assert_eq!(kept.access_key_id(), first.access_key_id());
+    role.sts_client()
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+
+    // Past expiry: a typed error naming the role.
+    clock.advance(Duration::from_secs(300));
+    let err = role.credentials().await.unwrap_err();
+    assert!(matches!(err, Error::Credentials { .. }), "{err:?}");
+    let mut chain = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = cur {
+        chain.push_str(&e.to_string());
+        chain.push_str(" <- ");
+        cur = e.source();
+    }
+    assert!(
+        chain.contains("cannot assume role `arn:aws:iam::123456789012:role/flaky`"),
+        "{chain}"
+    );
+    assert!(
+        role.sts_client()
+            .get_caller_identity()
+            .send()
+            .await
+            .is_err()
+    );
+
+    // STS is back: so is the role.
+    proxy.clear_faults();
+    let fresh = role.credentials().await.unwrap();
+    assert_ne!(fresh.access_key_id(), first.access_key_id());
+    role.sts_client()
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+}

@@ -1,0 +1,116 @@
+//! A known secret key and session token never appear in bsm's `Debug`
+//! output, errors, or anything bsm logs at TRACE level during a full tour.
+
+use std::time::Duration;
+
+use bsm::SessionManager;
+use bsm_tests::{capture, moto, unique};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/KNOWNSECRETKEY01";
+const TOKEN: &str = "FwoGZXIvYXdzEKNOWNSESSIONTOKEN0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_in_debug_errors_or_logs() {
+    let captured = capture::install();
+    let builder = SessionManager::builder()
+        .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
+        .region("us-east-1")
+        .endpoint_url(moto().endpoint())
+        .configure::<bsm::aws_sdk_s3::Client>(|b| b.force_path_style(true));
+    let mut texts = vec![format!("{builder:?}")];
+    let bsm = builder.build().await.unwrap();
+
+    // A full tour.
+    texts.push(bsm.who_am_i(false).await.unwrap().to_string());
+    let bucket = unique("bsm-secrets");
+    bsm.s3_client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    bsm.sqs_client().list_queues().send().await.unwrap();
+    let role = bsm
+        .assume_role("arn:aws:iam::123456789012:role/secrets")
+        .duration(Duration::from_secs(900))
+        .external_id("external-secret-id")
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let role_creds = role.credentials().await.unwrap();
+    texts.push(role.who_am_i(true).await.unwrap().to_string());
+    let env = bsm.aws_cli_env().await.unwrap();
+    let snapshot = bsm.to_snapshot().await.unwrap();
+    let path = std::env::temp_dir()
+        .join(unique("bsm-secrets"))
+        .with_extension("json");
+    drop(bsm.temp_snapshot(Some(&path)).await.unwrap());
+    bsm.clear_cache();
+
+    texts.extend([
+        format!("{bsm:?}"),
+        format!("{bsm:#?}"),
+        format!("{role:?}"),
+        format!("{:?}", bsm.sdk_config()),
+        format!("{snapshot:?}"),
+        snapshot.masked(),
+        format!("{env:?}"),
+        format!("{role_creds:?}"),
+        format!(
+            "{:?}",
+            bsm.assume_role("arn:aws:iam::123456789012:role/x")
+                .external_id("external-secret-id")
+        ),
+    ]);
+    // Errors, from every kind of failure.
+    let errors = [
+        SessionManager::builder()
+            .credentials("AKIA", SECRET, Some(String::new()))
+            .build()
+            .await
+            .unwrap_err(),
+        bsm.assume_role("bad").send().await.unwrap_err(),
+        bsm::Snapshot::read("/nonexistent/bsm.json").unwrap_err(),
+        SessionManager::builder()
+            .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
+            .endpoint_url("http://127.0.0.1:9")
+            .region("us-east-1")
+            .build()
+            .await
+            .unwrap()
+            .aws_account_id()
+            .await
+            .unwrap_err(),
+    ];
+    for e in &errors {
+        texts.push(format!("{e} {e:?}"));
+        let mut cur = std::error::Error::source(e);
+        while let Some(s) = cur {
+            texts.push(format!("{s} {s:?}"));
+            cur = s.source();
+        }
+    }
+
+    let logs: Vec<String> = captured
+        .events()
+        .iter()
+        .filter(|e| e.target.starts_with("bsm"))
+        .map(capture::Event::text)
+        .collect();
+    assert!(!logs.is_empty(), "bsm logged during the tour");
+    texts.extend(logs);
+    let role_secret = role_creds.secret_access_key().to_owned();
+    let role_token = role_creds.session_token().unwrap().to_owned();
+    for text in &texts {
+        for secret in [
+            SECRET,
+            TOKEN,
+            role_secret.as_str(),
+            role_token.as_str(),
+            "external-secret-id",
+        ] {
+            assert!(!text.contains(secret), "a secret in: {text}");
+        }
+    }
+}
