@@ -83,6 +83,12 @@ impl Moto {
     /// Starts `moto_server` from the venv on a free loopback port and waits
     /// until it accepts connections.
     pub fn start(venv: &Path) -> Result<Self, String> {
+        Self::start_with(venv, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra environment variables for
+    /// moto (e.g. `MOTO_ENABLE_RECORDING`).
+    pub fn start_with(venv: &Path, env: &[(&str, &str)]) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
@@ -90,6 +96,7 @@ impl Moto {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let child = Command::new(venv.join("bin/moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -2,8 +2,10 @@
 //!
 //! - `regen`: rebuild services.toml and the generated Cargo blocks;
 //! - `demo`: start the moto emulator on loopback and run `examples/tour.rs`;
-//! - `test`: the whole suite (fmt, clippy, tests) with the emulator installed.
+//! - `test`: the whole suite (fmt, clippy, tests) with the emulator installed;
+//! - `bench-python`, `bench-build`: the measurements behind BENCHMARKS.md.
 
+mod bench;
 mod emulator;
 mod regen;
 #[cfg(test)]
@@ -24,7 +26,14 @@ commands:
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
   test  same set-up, then cargo fmt --check, clippy -D warnings, the doc tests
-        and every test";
+        and every test
+  bench-python
+        bsm beside the Python original (boto-session-manager) against one
+        moto: accessor, first client, cold process, concurrent first callers
+  bench-build
+        build cost from clean in target/bench-build: a binary with bsm vs
+        aws-config + aws-sdk-s3, and cargo check of bsm-core with every
+        service accessor expanded vs none (takes many minutes)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +41,8 @@ fn main() -> ExitCode {
         Some("regen") => parse_regen(&args[1..]).and_then(|o| regen::run(&root(), &o)),
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("bench-python") => bench::python(),
+        Some("bench-build") => bench::build(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
