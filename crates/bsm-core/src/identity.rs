@@ -73,8 +73,14 @@ impl SessionManager {
     /// [`clear_cache`](Self::clear_cache). Concurrent first callers share
     /// one request; an error is returned to each of them and not cached.
     pub async fn identity(&self) -> Result<Identity> {
+        self.with_identity(Identity::clone).await
+    }
+
+    /// Runs `f` on the cached identity, fetching it first if needed; copies
+    /// only what `f` takes.
+    async fn with_identity<R>(&self, f: impl FnOnce(&Identity) -> R) -> Result<R> {
         let cache = self.cache();
-        cache
+        let identity = cache
             .identity
             .get_or_try_init(|| async {
                 tracing::debug!("calling STS GetCallerIdentity");
@@ -84,29 +90,29 @@ impl SessionManager {
                     .send()
                     .await
                     .map_err(|e| Error::service("STS GetCallerIdentity", e))?;
-                Ok(Identity {
+                Ok::<_, Error>(Identity {
                     account_id: out.account.unwrap_or_default(),
                     user_id: out.user_id.unwrap_or_default(),
                     arn: out.arn.unwrap_or_default(),
                 })
             })
-            .await
-            .cloned()
+            .await?;
+        Ok(f(identity))
     }
 
     /// The account id, e.g. `123456789012` (see [`identity`](Self::identity)).
     pub async fn aws_account_id(&self) -> Result<String> {
-        Ok(self.identity().await?.account_id)
+        self.with_identity(|i| i.account_id.clone()).await
     }
 
     /// The user id (see [`identity`](Self::identity)).
     pub async fn aws_account_user_id(&self) -> Result<String> {
-        Ok(self.identity().await?.user_id)
+        self.with_identity(|i| i.user_id.clone()).await
     }
 
     /// The principal ARN (see [`identity`](Self::identity)).
     pub async fn principal_arn(&self) -> Result<String> {
-        Ok(self.identity().await?.arn)
+        self.with_identity(|i| i.arn.clone()).await
     }
 
     /// `12********12`.

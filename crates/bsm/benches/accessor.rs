@@ -1,6 +1,7 @@
-//! Cached accessors and first construction, each beside its baseline in the
-//! same run: `cargo bench -p bsm --bench accessor --features s3`. Prints the
-//! ratios (bsm / baseline) after criterion's own report, and the bytes one
+//! Cached accessors, first construction and warm identity, each beside its
+//! baseline in the same run: `cargo bench -p bsm --bench accessor --features
+//! s3`. Prints the ratios (bsm / baseline) after criterion's own report, the
+//! per-call time with 1 and 2 threads on one manager, and the bytes one
 //! manager and one cached client take (a counting global allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -34,12 +35,62 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// A fake STS on 127.0.0.1 that answers every request with the same
+/// `GetCallerIdentity` response; returns its URL.
+fn fake_sts() -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    const BODY: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+        <GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/bench</Arn>\
+        <UserId>AIDABENCHUSERID00001</UserId><Account>123456789012</Account></GetCallerIdentityResult>\
+        <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{BODY}",
+                        BODY.len()
+                    );
+                    if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
 fn manager(rt: &tokio::runtime::Runtime) -> SessionManager {
+    manager_at(rt, "http://127.0.0.1:9")
+}
+
+fn manager_at(rt: &tokio::runtime::Runtime, endpoint: &str) -> SessionManager {
     rt.block_on(
         SessionManager::builder()
             .credentials("testing", "testing", None)
             .region("us-east-1")
-            .endpoint_url("http://127.0.0.1:9")
+            .endpoint_url(endpoint)
             .build(),
     )
     .expect("static keys need no request")
@@ -92,6 +143,22 @@ fn benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         );
     });
     g.finish();
+
+    let warm = manager_at(rt, &fake_sts());
+    let id = rt
+        .block_on(warm.aws_account_id())
+        .expect("the fake STS answers");
+    let cell = tokio::sync::OnceCell::new_with(Some(id));
+    let mut g = c.benchmark_group("warm_identity");
+    g.bench_function("baseline_oncecell_get_clone", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(cell.get().cloned()) });
+    });
+    g.bench_function("bsm_aws_account_id", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(warm.aws_account_id().await.ok()) });
+    });
+    g.finish();
 }
 
 fn ratios(rt: &tokio::runtime::Runtime) {
@@ -135,6 +202,18 @@ fn ratios(rt: &tokio::runtime::Runtime) {
     println!(
         "ratio first s3_client() (with clear_cache) / Client::new(&cfg): {:.2} ({first:.0} ns / {new:.0} ns)",
         first / new
+    );
+
+    let warm = manager_at(rt, &fake_sts());
+    let id = rt
+        .block_on(warm.aws_account_id())
+        .expect("the fake STS answers");
+    let cell = tokio::sync::OnceCell::new_with(Some(id));
+    let base = per_call(|| drop(black_box(rt.block_on(async { cell.get().cloned() }))));
+    let bsm_id = per_call(|| drop(black_box(rt.block_on(warm.aws_account_id()))));
+    println!(
+        "ratio warm aws_account_id() / OnceCell get+clone (each inside block_on): {:.2} ({bsm_id:.1} ns / {base:.1} ns)",
+        bsm_id / base
     );
 
     let before = LIVE.load(Ordering::Relaxed);
