@@ -97,7 +97,7 @@ fn manager_at(rt: &tokio::runtime::Runtime, endpoint: &str) -> SessionManager {
 }
 
 /// Median time per call of `f`, measured in batches, for the ratio table.
-fn per_call(mut f: impl FnMut()) -> f64 {
+fn per_call(f: impl Fn()) -> f64 {
     let mut samples: Vec<f64> = (0..31)
         .map(|_| {
             let n = 20_000;
@@ -139,7 +139,7 @@ fn benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
         b.iter_batched(
             || bsm.clear_cache(),
             |()| black_box(bsm.s3_client()),
-            BatchSize::SmallInput,
+            BatchSize::PerIteration,
         );
     });
     g.finish();
@@ -179,19 +179,22 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         generic / base
     );
 
-    // Two threads hammering the same manager: per-call time with 1 and 2.
-    let threaded = |threads: u32| {
+    // Two threads hammering the same manager: per-call time with 1 and 2,
+    // beside the same for the bare OnceLock (both clone one shared Arc, so
+    // both pay for its reference count bouncing between cores).
+    let threaded = |threads: u32, f: &(dyn Fn() + Sync)| {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| s.spawn(|| per_call(|| drop(black_box(bsm.s3_client())))))
-                .collect();
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| per_call(f))).collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>() / f64::from(threads)
         })
     };
-    let (one, two) = (threaded(1), threaded(2));
+    let acc = || drop(black_box(bsm.s3_client()));
+    let bare = || drop(black_box(baseline.get().cloned()));
+    let (one, two) = (threaded(1, &acc), threaded(2, &acc));
+    let (bone, btwo) = (threaded(1, &bare), threaded(2, &bare));
     println!(
-        "per-call s3_client() with 1 thread: {one:.1} ns, with 2 threads: {two:.1} ns (ratio {:.2})",
-        two / one
+        "per-call s3_client() with 1 thread: {one:.1} ns, with 2 threads: {two:.1} ns; \
+         OnceLock get+clone: {bone:.1} ns and {btwo:.1} ns"
     );
 
     let new = per_call(|| drop(black_box(bsm::aws_sdk_s3::Client::new(&cfg))));
