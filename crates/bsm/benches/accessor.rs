@@ -189,9 +189,9 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         })
     };
     let acc = || drop(black_box(bsm.s3_client()));
-    let bare = || drop(black_box(baseline.get().cloned()));
+    let plain = || drop(black_box(baseline.get().cloned()));
     let (one, two) = (threaded(1, &acc), threaded(2, &acc));
-    let (bone, btwo) = (threaded(1, &bare), threaded(2, &bare));
+    let (bone, btwo) = (threaded(1, &plain), threaded(2, &plain));
     println!(
         "per-call s3_client() with 1 thread: {one:.1} ns, with 2 threads: {two:.1} ns; \
          OnceLock get+clone: {bone:.1} ns and {btwo:.1} ns"
