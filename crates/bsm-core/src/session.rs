@@ -75,6 +75,7 @@ pub enum CredentialSource {
 pub(crate) struct Cache {
     clients: Box<[OnceLock<Box<dyn Any + Send + Sync>>]>,
     pub(crate) identity: tokio::sync::OnceCell<Identity>,
+    #[cfg(feature = "iam")]
     pub(crate) alias: tokio::sync::OnceCell<Option<String>>,
     generation: u64,
     built: AtomicUsize,
@@ -87,6 +88,7 @@ impl Cache {
                 .map(|_| OnceLock::new())
                 .collect(),
             identity: tokio::sync::OnceCell::new(),
+            #[cfg(feature = "iam")]
             alias: tokio::sync::OnceCell::new(),
             generation,
             built: AtomicUsize::new(0),

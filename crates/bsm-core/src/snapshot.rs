@@ -74,9 +74,13 @@ impl Snapshot {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    /// Parses snapshot JSON: unknown keys, missing keys and malformed JSON
-    /// are errors; empty keys are rejected.
+    /// Parses snapshot JSON: anything but an object, unknown keys, missing
+    /// keys and malformed JSON are errors; empty keys are rejected.
     pub fn from_json(text: &str) -> std::result::Result<Self, crate::error::BoxError> {
+        // serde would also take a JSON array in field order; the format is an object.
+        if !text.trim_start().starts_with('{') {
+            return Err("a snapshot is a JSON object".into());
+        }
         let snap: Snapshot = serde_json::from_str(text)?;
         if snap.aws_access_key_id.is_empty() || snap.aws_secret_access_key.is_empty() {
             return Err("aws_access_key_id and aws_secret_access_key must not be empty".into());
@@ -328,6 +332,7 @@ mod tests {
             "{",
             "",
             "[]",
+            r#"[null, "a", "b"]"#,
         ] {
             assert!(Snapshot::from_json(bad).is_err(), "{bad}");
         }
