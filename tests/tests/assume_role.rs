@@ -155,6 +155,13 @@ async fn refreshes_in_one_hour(duration: u64) -> usize {
         clock.advance(Duration::from_secs(10));
     }
     assert_eq!(proxy.count("GetCallerIdentity"), 361);
+    assert_eq!(
+        role.expiration_time(),
+        None,
+        "still no expiry after refreshes"
+    );
+    role.credentials().await.unwrap();
+    assert!(!role.is_expired(Duration::from_secs(3600)));
     let refreshes = proxy.count("AssumeRole");
     assert_eq!(
         proxy

@@ -331,10 +331,10 @@ impl AssumeRoleBuilder {
         };
         let mut config = self.source.sdk_config().to_builder();
         config.set_region(region.map(Region::new));
-        let (credentials_expiry, explicit) = if self.auto_refresh {
+        let credentials_expiry = if self.auto_refresh {
             config.set_credentials_provider(Some(SharedCredentialsProvider::new(provider)));
             config.set_identity_cache(Some(IdentityCache::lazy().buffer_time(buffer).build()));
-            (None, None)
+            None
         } else {
             let (creds, sts_expiry) = provider.assume(true).await?;
             // A one-shot manager reports STS's own expiration.
@@ -347,13 +347,14 @@ impl AssumeRoleBuilder {
             );
             let expiry = creds.expiry();
             config.set_credentials_provider(Some(SharedCredentialsProvider::new(creds)));
-            (expiry, None)
+            expiry
         };
         Ok(SessionManager::from_parts(
             config.build(),
             None,
-            explicit,
+            None,
             credentials_expiry,
+            self.auto_refresh,
             self.source.inner.hooks.clone(),
             CredentialSource::AssumedRole(self.params.role_arn),
         ))

@@ -70,8 +70,9 @@ impl fmt::Display for WhoAmI {
 
 impl SessionManager {
     /// The caller's identity: one STS `GetCallerIdentity`, cached until
-    /// [`clear_cache`](Self::clear_cache). Concurrent first callers share
-    /// one request; an error is returned to each of them and not cached.
+    /// [`clear_cache`](Self::clear_cache). Concurrent first callers wait for
+    /// one request; if it fails, the next waiting caller tries again, so
+    /// each gets the identity or an error, and no error is cached.
     pub async fn identity(&self) -> Result<Identity> {
         self.with_identity(Identity::clone).await
     }

@@ -48,6 +48,9 @@ pub(crate) struct Inner {
     pub(crate) explicit_expiration: Option<SystemTime>,
     /// The expiry of the credentials this manager last resolved.
     pub(crate) credentials_expiry: Mutex<Option<SystemTime>>,
+    /// The credentials refresh themselves (an auto-refreshing role): no
+    /// expiry is reported.
+    pub(crate) refreshing: bool,
     pub(crate) hooks: Arc<HashMap<AwsService, Arc<dyn Any + Send + Sync>>>,
     pub(crate) source: CredentialSource,
     cache: ArcSwap<Cache>,
@@ -137,6 +140,7 @@ impl SessionManager {
         profile_name: Option<String>,
         explicit_expiration: Option<SystemTime>,
         credentials_expiry: Option<SystemTime>,
+        refreshing: bool,
         hooks: Arc<HashMap<AwsService, Arc<dyn Any + Send + Sync>>>,
         source: CredentialSource,
     ) -> Self {
@@ -146,6 +150,7 @@ impl SessionManager {
                 profile_name,
                 explicit_expiration,
                 credentials_expiry: Mutex::new(credentials_expiry),
+                refreshing,
                 hooks,
                 source,
                 cache: ArcSwap::from_pointee(Cache::new(0)),
@@ -282,7 +287,8 @@ impl SessionManager {
     /// When the credentials stop working: the explicit
     /// [`expiration_time`](SessionManagerBuilder::expiration_time) given to
     /// the builder if any, else the expiry of the credentials this manager
-    /// last resolved. `None` when neither is known (long-lived keys).
+    /// last resolved. `None` when neither is known (long-lived keys), and for
+    /// an auto-refreshing assumed role, whose credentials renew themselves.
     #[must_use]
     pub fn expiration_time(&self) -> Option<SystemTime> {
         self.inner.explicit_expiration.or_else(|| {
@@ -308,8 +314,9 @@ impl SessionManager {
         self.expiration_time().is_some_and(|exp| now + delta >= exp)
     }
 
-    /// The current credentials, fresh from the credential provider (through
-    /// its cache, if it has one). Records their expiry.
+    /// The current credentials, asked of the credential provider now (bsm's
+    /// assume-role provider answers from its own cache until the refresh
+    /// window; other providers may fetch again). Records their expiry.
     pub async fn credentials(&self) -> Result<Credentials> {
         let provider = self
             .inner
@@ -326,11 +333,13 @@ impl SessionManager {
                 profile: self.inner.profile_name.clone(),
                 source: Box::new(e),
             })?;
-        *self
-            .inner
-            .credentials_expiry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = creds.expiry();
+        if !self.inner.refreshing {
+            *self
+                .inner
+                .credentials_expiry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = creds.expiry();
+        }
         Ok(creds)
     }
 }
@@ -560,6 +569,7 @@ impl SessionManagerBuilder {
             self.profile_name,
             self.expiration_time,
             None,
+            false,
             Arc::new(self.hooks),
             source,
         );
