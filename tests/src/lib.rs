@@ -98,6 +98,11 @@ pub async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> bsm::Sessio
         .expect("a manager on static keys builds without any request")
 }
 
+/// An endpoint where nothing listens (the discard port on loopback): every
+/// request fails to connect at once. Unlike the port of a stopped proxy, no
+/// other test can pick it up meanwhile.
+pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
+
 /// A name unique within this test run, for buckets, queues and tables.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bsm::{Error, SessionManager};
-use bsm_tests::{Proxy, SimClock, manager, manager_with_clock, moto};
+use bsm_tests::{DEAD_ENDPOINT, Proxy, SimClock, manager, manager_with_clock, moto};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-test";
 
@@ -369,8 +369,7 @@ async fn bad_input_fails_before_any_request() {
 
 #[tokio::test]
 async fn sts_errors_carry_the_role_arn() {
-    let dead = Proxy::start(moto().addr()).endpoint();
-    let bsm = manager(&dead).await;
+    let bsm = manager(DEAD_ENDPOINT).await;
     let err = bsm.assume_role(ROLE).send().await.unwrap_err();
     match &err {
         Error::AssumeRole { role_arn, .. } => assert_eq!(role_arn, ROLE),
