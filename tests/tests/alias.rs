@@ -3,7 +3,7 @@
 //! global to an emulator.
 
 use bsm::{AliasStatus, SessionManager};
-use bsm_tests::{manager, moto};
+use bsm_tests::{Proxy, manager, moto};
 
 fn enforce_auth_now() {
     // POST a count to /moto-api/reset-auth: moto enforces IAM auth after that
@@ -74,10 +74,11 @@ async fn alias_absent_present_and_denied() {
         .unwrap()
         .access_key
         .unwrap();
+    let proxy = Proxy::start(moto().addr());
     let limited = SessionManager::builder()
         .credentials(key.access_key_id(), key.secret_access_key(), None)
         .region("us-east-1")
-        .endpoint_url(moto().endpoint())
+        .endpoint_url(proxy.endpoint())
         .build()
         .await
         .unwrap();
@@ -101,5 +102,10 @@ async fn alias_absent_present_and_denied() {
             .contains("\nAWS Account Alias = <unavailable: AccessDenied>\n")
     );
     // Not cached: a second call asks again and fails again.
+    let asked = proxy.count("ListAccountAliases");
     assert!(limited.aws_account_alias().await.is_err());
+    assert!(
+        proxy.count("ListAccountAliases") > asked,
+        "the error was not served from a cache"
+    );
 }

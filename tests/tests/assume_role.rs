@@ -162,17 +162,8 @@ async fn refreshes_in_one_hour(duration: u64) -> usize {
     );
     role.credentials().await.unwrap();
     assert!(!role.is_expired(Duration::from_secs(3600)));
-    let refreshes = proxy.count("AssumeRole");
-    assert_eq!(
-        proxy
-            .requests()
-            .iter()
-            .filter(|r| r.action() == "AssumeRole")
-            .count(),
-        refreshes,
-        "every refresh went to the manager's endpoint URL"
-    );
-    refreshes
+    // The proxy is the manager's endpoint URL: every refresh went there.
+    proxy.count("AssumeRole")
 }
 
 #[tokio::test]

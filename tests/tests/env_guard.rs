@@ -29,6 +29,7 @@ fn the_guard_sets_and_restores_the_environment_also_on_panic() {
         std::env::set_var("AWS_PROFILE", "before");
         std::env::remove_var("AWS_ACCESS_KEY_ID");
         std::env::set_var("AWS_REGION", "us-west-1");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "previous-secret-value");
     }
     let before: Vec<(&str, Option<OsString>)> = bsm::MANAGED_VARS
         .iter()
@@ -36,7 +37,13 @@ fn the_guard_sets_and_restores_the_environment_also_on_panic() {
         .collect();
     {
         // SAFETY: as above.
-        let _guard = unsafe { env.set_in_process() };
+        let guard = unsafe { env.set_in_process() };
+        let debug = format!("{guard:?}");
+        assert!(!debug.contains("previous-secret-value"), "{debug}");
+        assert!(
+            debug.contains("us-west-1"),
+            "the guard shows what it will restore: {debug}"
+        );
         assert_eq!(
             std::env::var("AWS_ACCESS_KEY_ID").as_deref(),
             Ok("AKIAGUARD00000000001")

@@ -135,6 +135,18 @@ async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
     clock.advance(Duration::from_secs(700));
     let kept = role.credentials().await.unwrap();
     assert_eq!(kept.access_key_id(), first.access_key_id());
+    // Not retried on every call: a failed refresh waits 10 s before the next.
+    let tried = proxy.count("AssumeRole");
+    clock.advance(Duration::from_secs(5));
+    role.credentials().await.unwrap();
+    assert_eq!(
+        proxy.count("AssumeRole"),
+        tried,
+        "no retry within 10 s of a failure"
+    );
+    clock.advance(Duration::from_secs(10));
+    role.credentials().await.unwrap();
+    assert!(proxy.count("AssumeRole") > tried, "retried after 10 s");
     role.sts_client()
         .get_caller_identity()
         .send()

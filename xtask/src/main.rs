@@ -144,9 +144,25 @@ fn test() -> Result<(), String> {
     run(clippy)?;
     let mut doc = cargo();
     doc.args(["test", "--workspace", "--doc"]);
+    isolate_from_aws(&mut doc);
     run(doc)?;
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-targets"]);
     tests.env("BSM_VENV", &venv);
+    isolate_from_aws(&mut tests);
     run(tests)
+}
+
+/// The tests talk to the emulator only: no keys, profile, region or endpoint
+/// from the developer's environment, no shared config files, no instance
+/// metadata.
+fn isolate_from_aws(cmd: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
 }

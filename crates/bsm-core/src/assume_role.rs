@@ -26,6 +26,9 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(3600);
 /// half the duration).
 const DEFAULT_BUFFER: Duration = Duration::from_secs(300);
 
+/// How long the SDK waits for credentials when an MFA callback may prompt.
+const MFA_LOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A callback that yields a fresh MFA token code for each `AssumeRole`.
 pub type MfaTokenProvider = Arc<dyn Fn() -> Result<String, crate::error::BoxError> + Send + Sync>;
 
@@ -194,7 +197,8 @@ impl AssumeRoleBuilder {
 
     /// An MFA device and a callback that yields a fresh token code for each
     /// `AssumeRole` (the first one and every refresh). It may block (a
-    /// terminal prompt): it runs on a blocking thread.
+    /// terminal prompt): it runs on a blocking thread, and the SDK waits up
+    /// to 300 s for it.
     pub fn mfa_token_provider(
         mut self,
         serial_number: impl Into<String>,
@@ -333,7 +337,12 @@ impl AssumeRoleBuilder {
         config.set_region(region.map(Region::new));
         let credentials_expiry = if self.auto_refresh {
             config.set_credentials_provider(Some(SharedCredentialsProvider::new(provider)));
-            config.set_identity_cache(Some(IdentityCache::lazy().buffer_time(buffer).build()));
+            let mut cache = IdentityCache::lazy().buffer_time(buffer);
+            if matches!(self.params.mfa_token, Some(MfaToken::Provider(_))) {
+                // The callback may be a person typing a code.
+                cache = cache.load_timeout(MFA_LOAD_TIMEOUT);
+            }
+            config.set_identity_cache(Some(cache.build()));
             None
         } else {
             let (creds, sts_expiry) = provider.assume(true).await?;
@@ -427,9 +436,16 @@ fn validate_session_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// After a failed refresh, how long valid credentials are served before
+/// `AssumeRole` is tried again (so a failing STS is not called, nor an MFA
+/// callback asked, on every request of the refresh window).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 struct State {
     current: Option<Credentials>,
+    /// When the last refresh failed.
+    failed_at: Option<SystemTime>,
     /// A fixed MFA code was used already and cannot be sent again.
     fixed_code_used: bool,
 }
@@ -460,8 +476,12 @@ impl RoleProvider {
     async fn get(&self) -> Result<Credentials> {
         let mut state = self.state.lock().await;
         let now = self.time_source.now();
+        let backing_off = state
+            .failed_at
+            .is_some_and(|at| now < at + RETRY_AFTER_FAILURE);
         if let Some(c) = &state.current
-            && c.expiry().is_some_and(|exp| now + self.buffer < exp)
+            && c.expiry()
+                .is_some_and(|exp| now + self.buffer < exp || (backing_off && now < exp))
         {
             return Ok(c.clone());
         }
@@ -470,15 +490,23 @@ impl RoleProvider {
             Ok(c) => {
                 state.fixed_code_used |= matches!(self.params.mfa_token, Some(MfaToken::Fixed(_)));
                 state.current = Some(c.clone());
+                state.failed_at = None;
                 Ok(c)
             }
-            Err(e) => match &state.current {
-                Some(c) if c.expiry().is_some_and(|exp| now < exp) => {
-                    tracing::warn!(role_arn = %self.params.role_arn, error = %e, "refresh failed; keeping the current credentials until they expire");
-                    Ok(c.clone())
+            Err(e) => {
+                state.failed_at = Some(now);
+                match &state.current {
+                    Some(c) if c.expiry().is_some_and(|exp| now < exp) => {
+                        tracing::warn!(
+                            role_arn = %self.params.role_arn,
+                            error = %e,
+                            "refresh failed; keeping the current credentials until they expire"
+                        );
+                        Ok(c.clone())
+                    }
+                    _ => Err(e),
                 }
-                _ => Err(e),
-            },
+            }
         }
     }
 
@@ -554,7 +582,9 @@ impl RoleProvider {
         tracing::debug!(role_arn = %p.role_arn, "calling STS AssumeRole");
         let out = req.send().await.map_err(|e| Error::AssumeRole {
             role_arn: p.role_arn.clone(),
-            source: Box::new(Error::service("STS AssumeRole", e)),
+            // Without the raw response: an unparsable 200 would carry the
+            // new secret key and token in its body.
+            source: Box::new(Error::service_without_response("STS AssumeRole", &e)),
         })?;
         let creds = out.credentials.ok_or_else(|| Error::AssumeRole {
             role_arn: p.role_arn.clone(),

@@ -32,8 +32,8 @@ impl SessionManager {
     /// The current credentials as the variables the AWS CLI and SDKs read,
     /// following the Python original's rules:
     ///
-    /// - built from a profile: `AWS_PROFILE` is set and the three key
-    ///   variables removed;
+    /// - credentials from a named profile: `AWS_PROFILE` is set and the three
+    ///   key variables removed;
     /// - otherwise `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set,
     ///   `AWS_SESSION_TOKEN` set or removed, and `AWS_PROFILE` removed;
     /// - `AWS_REGION` and `AWS_DEFAULT_REGION` (which AWS CLI v1 reads) are
@@ -54,7 +54,7 @@ impl SessionManager {
     /// ```
     pub async fn aws_cli_env(&self) -> Result<AwsCliEnv> {
         let mut vars: Vec<(&'static str, Option<String>)> = Vec::with_capacity(MANAGED_VARS.len());
-        if let Some(profile) = self.profile_name() {
+        if let crate::CredentialSource::Profile(profile) = self.credential_source() {
             vars.push(("AWS_PROFILE", Some(profile.to_owned())));
             vars.push(("AWS_ACCESS_KEY_ID", None));
             vars.push(("AWS_SECRET_ACCESS_KEY", None));
@@ -152,10 +152,25 @@ impl fmt::Debug for AwsCliEnv {
 }
 
 /// Restores the managed variables of this process when dropped; made by
-/// [`AwsCliEnv::set_in_process`].
-#[derive(Debug)]
+/// [`AwsCliEnv::set_in_process`]. Its `Debug` redacts the saved secret key
+/// and session token.
 pub struct ProcessEnvGuard {
     saved: Vec<(&'static str, Option<OsString>)>,
+}
+
+impl fmt::Debug for ProcessEnvGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (name, value) in &self.saved {
+            let shown = match (name, value) {
+                (_, None) => "<absent>".into(),
+                (&"AWS_SECRET_ACCESS_KEY" | &"AWS_SESSION_TOKEN", Some(_)) => "<redacted>".into(),
+                (_, Some(v)) => v.to_string_lossy(),
+            };
+            m.entry(name, &shown);
+        }
+        m.finish()
+    }
 }
 
 impl Drop for ProcessEnvGuard {

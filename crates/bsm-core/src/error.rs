@@ -122,22 +122,67 @@ impl Error {
             + Sync
             + 'static,
     {
-        use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
-        let code = err.code().map(str::to_owned).or_else(|| {
-            let raw = err.raw_response()?;
-            let body = raw
-                .body()
-                .bytes()
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or("");
-            Some(xml_code(body).unwrap_or_else(|| format!("HTTP {}", raw.status().as_u16())))
-        });
+        let code = code_of(&err);
         Error::Service {
             operation,
             code,
             source: Box::new(err),
         }
     }
+}
+
+impl Error {
+    /// Like [`Error::service`], but keeps only the error's code and its
+    /// messages (the `Display` of each cause), not the SDK error with its raw
+    /// response, for operations whose responses hold secrets.
+    pub(crate) fn service_without_response<E>(
+        operation: &'static str,
+        err: &aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::http::Response,
+        >,
+    ) -> Self
+    where
+        E: std::error::Error
+            + aws_smithy_types::error::metadata::ProvideErrorMetadata
+            + Send
+            + Sync
+            + 'static,
+    {
+        let code = code_of(err);
+        let mut text = err.to_string();
+        let mut cause = std::error::Error::source(err);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        Error::Service {
+            operation,
+            code,
+            source: text.into(),
+        }
+    }
+}
+
+/// The AWS error code of an SDK error; when the SDK could not read one, the
+/// raw body's XML `<Code>`, else `HTTP <status>`.
+fn code_of<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> Option<String> {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    err.code().map(str::to_owned).or_else(|| {
+        let raw = err.raw_response()?;
+        let body = raw
+            .body()
+            .bytes()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("");
+        Some(xml_code(body).unwrap_or_else(|| format!("HTTP {}", raw.status().as_u16())))
+    })
 }
 
 fn xml_code(body: &str) -> Option<String> {

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -54,7 +54,7 @@ pub(crate) struct Inner {
     pub(crate) hooks: Arc<HashMap<AwsService, Arc<dyn Any + Send + Sync>>>,
     pub(crate) source: CredentialSource,
     cache: ArcSwap<Cache>,
-    generation: AtomicU64,
+    clearing: Mutex<()>,
 }
 
 /// Where a manager's credentials come from (for `Debug` and the CLI handoff).
@@ -124,8 +124,9 @@ impl SessionManager {
     /// shared config files, SSO, web identity, container and instance
     /// metadata), like `aws_config::load_defaults`.
     ///
-    /// Resolves credentials once, so a machine without any fails here with
-    /// [`Error::Credentials`] rather than at the first request.
+    /// Asks the credential provider once while building, so a machine
+    /// without credentials fails here with [`Error::Credentials`] rather than
+    /// at the first request (the SDK's own cache asks again on first use).
     pub async fn from_env() -> Result<Self> {
         Self::builder().build().await
     }
@@ -154,7 +155,7 @@ impl SessionManager {
                 hooks,
                 source,
                 cache: ArcSwap::from_pointee(Cache::new(0)),
-                generation: AtomicU64::new(0),
+                clearing: Mutex::new(()),
             }),
         }
     }
@@ -265,7 +266,14 @@ impl SessionManager {
     /// next call builds again. Configuration (credentials, region, endpoint,
     /// hooks, an explicit expiration time) is kept.
     pub fn clear_cache(&self) {
-        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        // Clears take turns, so the generation moves on by one each time and
+        // never goes backwards; readers never take this lock.
+        let _turn = self
+            .inner
+            .clearing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let generation = self.inner.cache.load().generation + 1;
         self.inner.cache.store(Arc::new(Cache::new(generation)));
         tracing::debug!(generation, "cache cleared");
     }
@@ -311,7 +319,9 @@ impl SessionManager {
             .sdk_config
             .time_source()
             .map_or_else(SystemTime::now, |t| t.now());
-        self.expiration_time().is_some_and(|exp| now + delta >= exp)
+        // A `delta` too large to add to now reaches past any expiry.
+        self.expiration_time()
+            .is_some_and(|exp| now.checked_add(delta).is_none_or(|t| t >= exp))
     }
 
     /// The current credentials, asked of the credential provider now (bsm's
@@ -502,7 +512,8 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Loads the configuration and resolves the credentials once.
+    /// Loads the configuration and asks the credential provider once, to fail
+    /// early.
     ///
     /// Fails with [`Error::InvalidInput`] for an empty region, profile name,
     /// key id, secret or endpoint URL, and with [`Error::Credentials`] when no
@@ -516,6 +527,8 @@ impl SessionManagerBuilder {
             (None, None, Some(p)) => CredentialSource::Profile(p.clone()),
             (None, None, None) => CredentialSource::DefaultChain,
         };
+        let profile_files = self.profile_files;
+        let explicit_keys = credentials.is_some();
         let sdk_config = if let Some(config) = self.sdk_config {
             let has_http_client = config.http_client().is_some();
             let mut b = config.to_builder();
@@ -544,8 +557,8 @@ impl SessionManagerBuilder {
             if let Some(p) = &self.profile_name {
                 loader = loader.profile_name(p);
             }
-            if let Some(files) = self.profile_files {
-                loader = loader.profile_files(files);
+            if let Some(files) = &profile_files {
+                loader = loader.profile_files(files.clone());
             }
             if let Some(r) = self.region {
                 loader = loader.region(Region::new(r));
@@ -562,7 +575,29 @@ impl SessionManagerBuilder {
             if let Some(r) = self.retry_config {
                 loader = loader.retry_config(r);
             }
-            loader.load().await
+            let config = loader.load().await;
+            match (&self.profile_name, explicit_keys) {
+                // A named profile wins over keys in the environment, as with
+                // `aws --profile` and boto3's `Session(profile_name=...)`:
+                // the default chain would look at the environment first.
+                (Some(p), false) => {
+                    let provider_config = aws_config::provider_config::ProviderConfig::default()
+                        .with_http_client(shared_http_client())
+                        .with_region(config.region().cloned());
+                    let mut profile =
+                        aws_config::profile::ProfileFileCredentialsProvider::builder()
+                            .configure(&provider_config)
+                            .profile_name(p);
+                    if let Some(files) = profile_files {
+                        profile = profile.profile_files(files);
+                    }
+                    config
+                        .to_builder()
+                        .credentials_provider(SharedCredentialsProvider::new(profile.build()))
+                        .build()
+                }
+                _ => config,
+            }
         };
         let manager = SessionManager::from_parts(
             sdk_config,

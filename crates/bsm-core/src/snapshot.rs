@@ -64,7 +64,8 @@ fn snapshot_error(path: &Path, source: impl Into<crate::error::BoxError>) -> Err
 
 impl Snapshot {
     /// The JSON text, byte for byte what Python's `json.dumps` writes for the
-    /// same snapshot (`{"region_name": "us-east-1", ...}`).
+    /// same snapshot (`{"region_name": "us-east-1", ...}`, separators `", "`
+    /// and `": "`, non-ASCII characters as `\uXXXX`).
     #[must_use]
     pub fn to_json(&self) -> String {
         let mut out = Vec::new();
@@ -160,7 +161,13 @@ impl Snapshot {
             } else {
                 // A hard link fails if the target exists: no clobbering,
                 // even against a file created since the check above.
-                std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp))
+                std::fs::hard_link(&tmp, path)?;
+                // The snapshot is in place; a temporary name left over is
+                // only untidy (it is 0600 too).
+                if let Err(e) = std::fs::remove_file(&tmp) {
+                    tracing::warn!(path = %tmp.display(), error = %e, "cannot remove the temporary snapshot file");
+                }
+                Ok(())
             }
         })();
         if let Err(e) = result {
@@ -212,6 +219,25 @@ impl serde_json::ser::Formatter for PythonFormatter {
         writer: &mut W,
     ) -> std::io::Result<()> {
         writer.write_all(b": ")
+    }
+
+    /// Python's `json.dumps` escapes every non-ASCII character (`ensure_ascii`).
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                writer.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -309,6 +335,18 @@ mod tests {
             snap(Some("FakeSessionToken==")).to_json(),
             r#"{"region_name": "us-east-1", "aws_access_key_id": "AKIAEXAMPLEFAKEKEY01", "aws_secret_access_key": "fakeSecretKey/EXAMPLE+abc", "aws_session_token": "FakeSessionToken=="}"#
         );
+        let unicode = Snapshot {
+            region_name: Some("é-😀".into()),
+            ..snap(None)
+        };
+        assert!(
+            unicode
+                .to_json()
+                .starts_with(r#"{"region_name": "\u00e9-\ud83d\ude00", "#),
+            "{}",
+            unicode.to_json()
+        );
+        assert_eq!(Snapshot::from_json(&unicode.to_json()).unwrap(), unicode);
         let no_region = Snapshot {
             region_name: None,
             ..snap(None)

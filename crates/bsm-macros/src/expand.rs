@@ -31,7 +31,9 @@ fn to_error(text: &str, p: &Problem, span: Span) -> syn::Error {
     syn::Error::new(span, format!("services.toml:{line}:{col}: {}", p.message))
 }
 
-fn variant_name(feature: &str) -> syn::Ident {
+/// The `AwsService` variant of a feature: `costexplorer` -> `Costexplorer`,
+/// `foo_bar` -> `FooBar`.
+pub fn variant_name(feature: &str) -> syn::Ident {
     let mut name = String::new();
     for part in feature.split('_') {
         let mut chars = part.chars();

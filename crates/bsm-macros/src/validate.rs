@@ -10,6 +10,7 @@ use crate::model::{Problem, Service};
 pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut seen: [HashSet<String>; 4] = Default::default();
+    let mut variants: HashSet<String> = HashSet::new();
     let mut good = Vec::new();
     for s in services {
         let before = problems.len();
@@ -56,6 +57,19 @@ pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
                     message: format!("duplicate {kind} `{}`", field.value),
                 });
             }
+        }
+        // Distinct features can still give the same enum variant
+        // (`foo_bar` and `foo__bar` both give `FooBar`).
+        if problems.len() == before
+            && !variants.insert(crate::expand::variant_name(&s.feature.value).to_string())
+        {
+            problems.push(Problem {
+                span: s.feature.span.clone(),
+                message: format!(
+                    "feature `{}` gives the same AwsService variant as an earlier one",
+                    s.feature.value
+                ),
+            });
         }
         if problems.len() == before {
             good.push(s);

@@ -28,6 +28,18 @@ crate = "aws-sdk-s3"
 feature = "s3"
 accessor = "s3_client"
 path = "aws_sdk_s3"
+
+[[service]]
+crate = "aws-sdk-foo-bar"
+feature = "foo_bar"
+accessor = "foo_bar_client"
+path = "aws_sdk_foo_bar"
+
+[[service]]
+crate = "aws-sdk-foo--bar"
+feature = "foo__bar"
+accessor = "foo__bar_client"
+path = "aws_sdk_foo__bar"
 "#
 );
 
