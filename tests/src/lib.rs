@@ -14,7 +14,14 @@ pub use proxy::{Fault, Proxy, Recorded};
 /// # Panics
 /// Never in practice: building on static keys sends no request.
 pub async fn manager(endpoint: &str) -> bsm::SessionManager {
-    bsm::SessionManager::builder()
+    build_on_test_keys(bsm::SessionManager::builder(), endpoint).await
+}
+
+async fn build_on_test_keys(
+    builder: bsm::SessionManagerBuilder,
+    endpoint: &str,
+) -> bsm::SessionManager {
+    builder
         .credentials("testing", "testing", None)
         .region("us-east-1")
         .endpoint_url(endpoint)
@@ -88,14 +95,7 @@ pub async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> bsm::Sessio
         .behavior_version(bsm::aws_config::BehaviorVersion::latest())
         .time_source(clock.clone())
         .build();
-    bsm::SessionManager::builder()
-        .sdk_config(sdk)
-        .credentials("testing", "testing", None)
-        .region("us-east-1")
-        .endpoint_url(endpoint)
-        .build()
-        .await
-        .expect("a manager on static keys builds without any request")
+    build_on_test_keys(bsm::SessionManager::builder().sdk_config(sdk), endpoint).await
 }
 
 /// An endpoint where nothing listens (the discard port on loopback): every
