@@ -103,6 +103,41 @@ pub async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> bsm::Sessio
 /// other test can pick it up meanwhile.
 pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 
+/// A new, empty folder under the system's temporary folder.
+///
+/// # Panics
+/// If it cannot be created.
+#[must_use]
+pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique(prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The permission bits of a file.
+///
+/// # Panics
+/// If the file cannot be read.
+#[cfg(unix)]
+#[must_use]
+pub fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// An error and its causes, `error <- cause <- cause`.
+#[must_use]
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(" <- ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
 /// A name unique within this test run, for buckets, queues and tables.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

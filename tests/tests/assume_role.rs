@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bsm::{Error, SessionManager};
-use bsm_tests::{DEAD_ENDPOINT, Proxy, SimClock, manager, manager_with_clock, moto};
+use bsm_tests::{DEAD_ENDPOINT, Proxy, SimClock, error_chain, manager, manager_with_clock, moto};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-test";
 
@@ -247,17 +247,6 @@ async fn an_mfa_callback_gives_a_fresh_code_per_refresh() {
         .filter_map(|r| r.param("TokenCode"))
         .collect();
     assert_eq!(codes, ["100000", "100001"]);
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(" <- ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
 }
 
 #[tokio::test]

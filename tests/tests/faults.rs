@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bsm::aws_config::retry::RetryConfig;
 use bsm::aws_config::timeout::TimeoutConfig;
 use bsm::{Error, SessionManager};
-use bsm_tests::{Fault, Proxy, SimClock, manager_with_clock, moto};
+use bsm_tests::{Fault, Proxy, SimClock, error_chain, manager_with_clock, moto};
 
 async fn manager(proxy: &Proxy) -> SessionManager {
     SessionManager::builder()
@@ -157,13 +157,7 @@ async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
     clock.advance(Duration::from_secs(300));
     let err = role.credentials().await.unwrap_err();
     assert!(matches!(err, Error::Credentials { .. }), "{err:?}");
-    let mut chain = String::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(&err);
-    while let Some(e) = cur {
-        chain.push_str(&e.to_string());
-        chain.push_str(" <- ");
-        cur = e.source();
-    }
+    let chain = error_chain(&err);
     assert!(
         chain.contains("cannot assume role `arn:aws:iam::123456789012:role/flaky`"),
         "{chain}"

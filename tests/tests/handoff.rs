@@ -3,18 +3,14 @@
 //! clobbering, errors), and snapshots read and written by the Python
 //! package.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bsm::aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use bsm::{Error, SessionManager, Snapshot};
-use bsm_tests::{isolated, manager, moto, unique};
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("bsm-handoff"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+#[cfg(unix)]
+use bsm_tests::mode;
+use bsm_tests::{isolated, manager, moto, temp_dir};
 
 fn aws_caller_arn(env: &bsm::AwsCliEnv) -> String {
     let mut cmd = isolated("aws");
@@ -95,7 +91,7 @@ async fn aws_cli_env_follows_the_python_rules() {
         .collect();
     assert!(removed.contains(&"AWS_PROFILE".into()));
 
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-handoff");
     std::fs::write(
         dir.join("credentials"),
         "[dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = devsecret\n",
@@ -126,16 +122,10 @@ async fn aws_cli_env_follows_the_python_rules() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[tokio::test]
 async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
     let bsm = manager(&moto().endpoint()).await;
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-handoff");
     let path = dir.join("snap.json");
     {
         let guard = bsm.temp_snapshot(Some(&path)).await.unwrap();
@@ -177,7 +167,7 @@ async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
 
 #[tokio::test]
 async fn bad_snapshot_files_are_typed_errors_naming_the_path() {
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-handoff");
     let good = Snapshot {
         region_name: None,
         aws_access_key_id: "AKIA".into(),
@@ -251,7 +241,7 @@ async fn snapshots_cross_to_python_and_back() {
         .send()
         .await
         .unwrap();
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-handoff");
     let path = dir.join("from-rust.json");
     let _guard = role.temp_snapshot(Some(&path)).await.unwrap();
     let out = isolated("python")

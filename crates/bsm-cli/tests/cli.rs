@@ -2,10 +2,11 @@
 //! format, `credential_process` used by the real AWS CLI, snapshots, and
 //! failures as one line on stderr.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bsm_tests::{isolate, isolated, moto, unique, venv_bin};
+#[cfg(unix)]
+use bsm_tests::mode;
+use bsm_tests::{isolate, isolated, moto, temp_dir, venv_bin};
 
 const SECRET: &str = "cliSecretKey/EXAMPLE+never-printed";
 
@@ -36,12 +37,6 @@ fn run(cmd: &mut Command) -> (Output, String, String) {
     assert!(!stderr.contains(SECRET), "secret on stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     (out, stdout, stderr)
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("bsm-cli"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -153,7 +148,7 @@ fn export_formats() {
 
 #[test]
 fn credential_process_works_from_the_aws_cli() {
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-cli");
     let config = dir.join("config");
     let credentials = dir.join("credentials");
     std::fs::write(
@@ -199,15 +194,9 @@ fn credential_process_works_from_the_aws_cli() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[test]
 fn snapshot_save_and_show() {
-    let dir = temp_dir();
+    let dir = temp_dir("bsm-cli");
     let path = dir.join("snap.json");
     let p = path.to_str().unwrap();
     let (out, _, stderr) =

@@ -552,8 +552,9 @@ impl SessionManagerBuilder {
             }
             b.build()
         } else {
+            let http_client = shared_http_client();
             let mut loader =
-                aws_config::defaults(BehaviorVersion::latest()).http_client(shared_http_client());
+                aws_config::defaults(BehaviorVersion::latest()).http_client(http_client.clone());
             if let Some(p) = &self.profile_name {
                 loader = loader.profile_name(p);
             }
@@ -582,7 +583,7 @@ impl SessionManagerBuilder {
                 // the default chain would look at the environment first.
                 (Some(p), false) => {
                     let provider_config = aws_config::provider_config::ProviderConfig::default()
-                        .with_http_client(shared_http_client())
+                        .with_http_client(http_client)
                         .with_region(config.region().cloned());
                     let mut profile =
                         aws_config::profile::ProfileFileCredentialsProvider::builder()
