@@ -5,6 +5,7 @@
 pub mod capture;
 mod moto;
 mod proxy;
+pub mod sources;
 
 pub use moto::{Moto, moto, venv_bin};
 pub use proxy::{Fault, Proxy, Recorded};
@@ -63,6 +64,23 @@ impl SimClock {
         Self(std::sync::Arc::new(std::sync::Mutex::new(
             std::time::SystemTime::now(),
         )))
+    }
+
+    /// The clock's time.
+    ///
+    /// # Panics
+    /// If the lock was poisoned.
+    #[must_use]
+    pub fn now(&self) -> std::time::SystemTime {
+        *self.0.lock().unwrap()
+    }
+
+    /// Puts the clock at `t` (backwards too: a skewed machine).
+    ///
+    /// # Panics
+    /// If the lock was poisoned.
+    pub fn set(&self, t: std::time::SystemTime) {
+        *self.0.lock().unwrap() = t;
     }
 
     /// Moves the clock forward.

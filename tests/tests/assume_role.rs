@@ -238,7 +238,9 @@ async fn an_mfa_callback_gives_a_fresh_code_per_refresh() {
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     role.credentials().await.unwrap();
-    clock.advance(Duration::from_secs(650));
+    // Past the identity cache's jittered refresh point (150 to 300 s before
+    // the end), still before the end.
+    clock.advance(Duration::from_secs(760));
     role.credentials().await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let codes: Vec<_> = proxy

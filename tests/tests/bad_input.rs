@@ -29,6 +29,7 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 enum Want {
     Invalid(&'static str),
     Credentials(&'static str),
+    ProfileNotFound(&'static str),
     Snapshot(PathBuf),
 }
 
@@ -80,88 +81,109 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
         aws_secret_access_key: "s".into(),
         aws_session_token: None,
     };
-    let rows: Vec<(&str, Result<SessionManager, Error>, Want)> = vec![
-        (
-            "malformed role ARN",
-            bsm.assume_role("arn:aws:iam:role").send().await,
-            Want::Invalid("role ARN"),
-        ),
-        (
-            "duration too short",
-            bsm.assume_role(role)
-                .duration(Duration::from_secs(60))
-                .send()
-                .await,
-            Want::Invalid("duration"),
-        ),
-        (
-            "duration too long",
-            bsm.assume_role(role)
-                .duration(Duration::from_secs(86_400))
-                .send()
-                .await,
-            Want::Invalid("duration"),
-        ),
-        (
-            "empty session name",
-            bsm.assume_role(role).role_session_name("").send().await,
-            Want::Invalid("role session name"),
-        ),
-        (
-            "invalid session name",
-            bsm.assume_role(role).role_session_name("a b").send().await,
-            Want::Invalid("role session name"),
-        ),
-        (
-            "unknown profile",
-            profile("nope").build().await,
-            Want::Credentials("nope"),
-        ),
-        (
-            "profile without credentials",
-            profile("nokeys").build().await,
-            Want::Credentials("nokeys"),
-        ),
-        (
-            "empty region",
-            SessionManager::builder().region("").build().await,
-            Want::Invalid("region"),
-        ),
-        (
-            "missing snapshot",
-            SessionManager::from_snapshot_file(Some(&dir.join("missing.json"))).await,
-            Want::Snapshot(dir.join("missing.json")),
-        ),
-        (
-            "snapshot is a directory",
-            SessionManager::from_snapshot_file(Some(&dir.join("a-directory.json"))).await,
-            Want::Snapshot(dir.join("a-directory.json")),
-        ),
-        (
-            "malformed snapshot",
-            SessionManager::from_snapshot_file(Some(&dir.join("malformed.json"))).await,
-            Want::Snapshot(dir.join("malformed.json")),
-        ),
-        (
-            "snapshot with an unknown key",
-            SessionManager::from_snapshot_file(Some(&dir.join("unknown-key.json"))).await,
-            Want::Snapshot(dir.join("unknown-key.json")),
-        ),
-        (
-            "snapshot without a secret",
-            SessionManager::from_snapshot_file(Some(&dir.join("no-secret.json"))).await,
-            Want::Snapshot(dir.join("no-secret.json")),
-        ),
-        (
-            "unwritable snapshot folder",
-            snapshot.write_new(&unwritable).map(|()| bsm.clone()),
-            Want::Snapshot(unwritable.clone()),
-        ),
-    ];
-    for (name, result, want) in rows {
-        check(name, result, want);
-        assert_eq!(tree(&dir), before, "{name}: a file changed");
+    // Each row runs on its own, and the folder is compared right after it.
+    let mut checked = 0;
+    macro_rules! row {
+        ($name:expr, $call:expr, $want:expr $(,)?) => {{
+            let result: Result<SessionManager, Error> = $call;
+            check($name, result, $want);
+            assert_eq!(tree(&dir), before, "{}: a file changed", $name);
+            checked += 1;
+        }};
     }
+    row!(
+        "malformed role ARN",
+        bsm.assume_role("arn:aws:iam:role").send().await,
+        Want::Invalid("role ARN")
+    );
+    row!(
+        "duration too short",
+        bsm.assume_role(role)
+            .duration(Duration::from_secs(60))
+            .send()
+            .await,
+        Want::Invalid("duration")
+    );
+    row!(
+        "duration too long",
+        bsm.assume_role(role)
+            .duration(Duration::from_secs(86_400))
+            .send()
+            .await,
+        Want::Invalid("duration")
+    );
+    row!(
+        "empty session name",
+        bsm.assume_role(role).role_session_name("").send().await,
+        Want::Invalid("role session name")
+    );
+    row!(
+        "invalid session name",
+        bsm.assume_role(role).role_session_name("a b").send().await,
+        Want::Invalid("role session name")
+    );
+    row!(
+        "unknown profile",
+        profile("nope").build().await,
+        Want::ProfileNotFound("nope")
+    );
+    row!(
+        "profile without credentials",
+        profile("nokeys").build().await,
+        Want::Credentials("nokeys")
+    );
+    row!(
+        "empty region",
+        SessionManager::builder().region("").build().await,
+        Want::Invalid("region")
+    );
+    row!(
+        "missing snapshot",
+        SessionManager::from_snapshot_file(Some(&dir.join("missing.json"))).await,
+        Want::Snapshot(dir.join("missing.json"))
+    );
+    row!(
+        "snapshot is a directory",
+        SessionManager::from_snapshot_file(Some(&dir.join("a-directory.json"))).await,
+        Want::Snapshot(dir.join("a-directory.json"))
+    );
+    row!(
+        "malformed snapshot",
+        SessionManager::from_snapshot_file(Some(&dir.join("malformed.json"))).await,
+        Want::Snapshot(dir.join("malformed.json"))
+    );
+    row!(
+        "snapshot with an unknown key",
+        SessionManager::from_snapshot_file(Some(&dir.join("unknown-key.json"))).await,
+        Want::Snapshot(dir.join("unknown-key.json"))
+    );
+    row!(
+        "snapshot without a secret",
+        SessionManager::from_snapshot_file(Some(&dir.join("no-secret.json"))).await,
+        Want::Snapshot(dir.join("no-secret.json"))
+    );
+    row!(
+        "unwritable snapshot folder",
+        snapshot.write_new(&unwritable).map(|()| bsm.clone()),
+        Want::Snapshot(unwritable.clone())
+    );
+    row!(
+        "snapshot over an existing file",
+        snapshot
+            .write_new(dir.join("malformed.json"))
+            .map(|()| bsm.clone()),
+        Want::Snapshot(dir.join("malformed.json"))
+    );
+    row!(
+        "profile with a ready SdkConfig",
+        SessionManager::builder()
+            .sdk_config(bsm.sdk_config())
+            .profile_name("other")
+            .build()
+            .await,
+        Want::Invalid("profile name")
+    );
+    assert_eq!(checked, 16);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -181,6 +203,10 @@ fn check(name: &str, result: Result<SessionManager, Error>, want: Want) {
             Want::Credentials(w),
         ) => {
             assert_eq!(p, w, "{name}");
+            assert!(text.contains(w), "{name}: {text}");
+        }
+        (Error::ProfileNotFound { profile, .. }, Want::ProfileNotFound(w)) => {
+            assert_eq!(profile, w, "{name}");
             assert!(text.contains(w), "{name}: {text}");
         }
         (Error::Snapshot { path, .. }, Want::Snapshot(w)) => {

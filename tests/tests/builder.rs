@@ -66,24 +66,43 @@ async fn a_ready_sdk_config_is_used_and_overridden_where_asked() {
         )
         .behavior_version(bsm::aws_config::BehaviorVersion::latest())
         .build();
-    let bsm = SessionManager::builder()
-        .sdk_config(sdk)
+    let kept = SessionManager::builder()
+        .sdk_config(sdk.clone())
         .endpoint_url(proxy.endpoint())
         .build()
         .await
         .unwrap();
-    assert_eq!(bsm.aws_region(), Some("ap-south-1"));
+    assert_eq!(
+        kept.aws_region(),
+        Some("ap-south-1"),
+        "the config's own region"
+    );
+    let bsm = SessionManager::builder()
+        .sdk_config(sdk)
+        .region("eu-north-1")
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        bsm.aws_region(),
+        Some("eu-north-1"),
+        "overridden where asked"
+    );
     assert_eq!(bsm.credential_source(), &CredentialSource::SdkConfig);
     assert!(
         bsm.sdk_config().http_client().is_some(),
         "bsm adds its shared HTTP client"
     );
     bsm.aws_account_id().await.unwrap();
+    let auth = proxy.requests()[0]
+        .header("authorization")
+        .unwrap()
+        .to_owned();
+    assert!(auth.contains("Credential=AKIAFROMSDKCONFIG001/"), "{auth}");
     assert!(
-        proxy.requests()[0]
-            .header("authorization")
-            .unwrap()
-            .contains("AKIAFROMSDKCONFIG001")
+        auth.contains("/eu-north-1/sts/"),
+        "signed for the override: {auth}"
     );
 }
 
@@ -135,27 +154,42 @@ async fn bad_input_is_a_typed_error_naming_it() {
 }
 
 #[tokio::test]
-async fn unknown_profile_and_profile_without_keys_are_credential_errors() {
-    let (files, dir) = files("[profile empty]\nregion = us-east-1\n", "");
-    for profile in ["nope", "empty"] {
-        let err = SessionManager::builder()
-            .profile_name(profile)
-            .profile_files(files.clone())
+async fn an_unknown_profile_is_not_found_and_a_profile_without_keys_has_no_credentials() {
+    let (_, dir) = files("[profile empty]\nregion = us-east-1\n", "");
+    let paths = || {
+        SessionManager::builder()
+            .profile_file_paths(dir.join("config"), dir.join("credentials"))
             .region("us-east-1")
             .endpoint_url(moto().endpoint())
-            .build()
-            .await
-            .unwrap_err();
-        match &err {
-            Error::Credentials {
-                profile: Some(p), ..
-            } => assert_eq!(p, profile),
-            other => panic!("expected Credentials, got {other:?}"),
+    };
+    let err = paths().profile_name("nope").build().await.unwrap_err();
+    match &err {
+        Error::ProfileNotFound { profile, files } => {
+            assert_eq!(profile, "nope");
+            assert_eq!(files, &[dir.join("config"), dir.join("credentials")]);
         }
-        assert_eq!(
-            err.to_string(),
-            format!("cannot resolve AWS credentials for profile `{profile}`")
-        );
+        other => panic!("expected ProfileNotFound, got {other:?}"),
     }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "profile `nope` not found in {} or {}",
+            dir.join("config").display(),
+            dir.join("credentials").display()
+        )
+    );
+    // A region-only profile falls through to container credentials and
+    // instance metadata, which the test environment has neither of.
+    let err = paths().profile_name("empty").build().await.unwrap_err();
+    match &err {
+        Error::Credentials {
+            profile: Some(p), ..
+        } => assert_eq!(p, "empty"),
+        other => panic!("expected Credentials, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "cannot resolve AWS credentials for profile `empty`"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

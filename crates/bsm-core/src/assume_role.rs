@@ -6,16 +6,19 @@
 //! transitive tag keys and source identity.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::identity::IdentityCache;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_types::region::Region;
 
-use crate::session::CredentialSource;
+use crate::credentials::{EndRule, GLOBAL_STS_REGION, ROLE_PROVIDER_NAME, Recipe};
+use crate::session::{CredentialSource, Parts};
 use crate::{Error, Result, SessionManager};
 
 /// Shortest and longest session STS grants.
@@ -135,6 +138,10 @@ impl SessionManager {
             refresh_buffer: None,
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn random_session_name() -> String {
@@ -315,6 +322,10 @@ impl AssumeRoleBuilder {
 
     /// Validates every input, then assumes the role (one-shot) or sets up
     /// the refreshing provider (auto-refresh, no request yet).
+    ///
+    /// Without a region (given here or by the source manager), `AssumeRole`
+    /// goes to STS signed for `us-east-1` (the global endpoint's region),
+    /// as in the Python original; the new manager has no region either.
     pub async fn send(self) -> Result<SessionManager> {
         let buffer = self.validate()?;
         let region = self
@@ -323,70 +334,105 @@ impl AssumeRoleBuilder {
             .or_else(|| self.source.aws_region().map(str::to_owned));
         let time_source = self
             .source
-            .sdk_config()
+            .inner
+            .base
             .time_source()
             .unwrap_or_else(|| SharedTimeSource::new(SystemTimeSource::new()));
-        let provider = RoleProvider {
-            sts: sts_client(&self.source, region.as_deref()),
-            params: self.params.clone(),
+        let recipe = RoleRecipe {
+            source: self.source.clone(),
+            params: Arc::new(self.params.clone()),
+            region: region.clone(),
             buffer,
             time_source,
-            state: Arc::new(tokio::sync::Mutex::new(State::default())),
+            fixed_code_used: Arc::new(AtomicBool::new(false)),
+            fixed_end: Arc::new(Mutex::new(None)),
+            last: Arc::new(Mutex::new(None)),
         };
-        let mut config = self.source.sdk_config().to_builder();
-        config.set_region(region.map(Region::new));
-        let credentials_expiry = if self.auto_refresh {
-            config.set_credentials_provider(Some(SharedCredentialsProvider::new(provider)));
-            let mut cache = IdentityCache::lazy().buffer_time(buffer);
-            if matches!(self.params.mfa_token, Some(MfaToken::Provider(_))) {
-                // The callback may be a person typing a code.
-                cache = cache.load_timeout(MFA_LOAD_TIMEOUT);
-            }
-            config.set_identity_cache(Some(cache.build()));
-            None
+        let mut base = self.source.inner.base.to_builder();
+        base.set_region(region.map(Region::new));
+        let (recipe, end_rule) = if self.auto_refresh {
+            let end = EndRule::Source(self.source.clone(), Arc::clone(&recipe.fixed_end));
+            (Recipe::Role(recipe), end)
         } else {
-            let (creds, sts_expiry) = provider.assume(true).await?;
+            let provider = RoleProvider::new(recipe);
+            let (creds, sts_expiry) = provider.assume().await?;
             // A one-shot manager reports STS's own expiration.
-            let creds = Credentials::new(
-                creds.access_key_id(),
-                creds.secret_access_key(),
-                creds.session_token().map(str::to_owned),
-                sts_expiry.or(creds.expiry()),
-                "bsm-assume-role",
-            );
-            let expiry = creds.expiry();
-            config.set_credentials_provider(Some(SharedCredentialsProvider::new(creds)));
-            expiry
+            let expiry = sts_expiry.or(creds.expiry());
+            let mut fixed = Credentials::builder()
+                .access_key_id(creds.access_key_id())
+                .secret_access_key(creds.secret_access_key())
+                .provider_name(ROLE_PROVIDER_NAME);
+            fixed.set_session_token(creds.session_token().map(str::to_owned));
+            fixed.set_expiry(expiry);
+            fixed.set_account_id(creds.account_id().cloned());
+            let end = expiry.map_or(EndRule::Resolved, EndRule::At);
+            (
+                Recipe::Given(SharedCredentialsProvider::new(fixed.build())),
+                end,
+            )
         };
-        Ok(SessionManager::from_parts(
-            config.build(),
-            None,
-            None,
-            credentials_expiry,
-            self.auto_refresh,
-            self.source.inner.hooks.clone(),
-            CredentialSource::AssumedRole(self.params.role_arn),
-        ))
+        let manager = SessionManager::new(Parts {
+            base: base.build(),
+            recipe,
+            profile_name: None,
+            profile_paths: crate::credentials::ProfilePaths::default(),
+            explicit_expiration: None,
+            end_rule,
+            hooks: self.source.inner.hooks.clone(),
+            source: CredentialSource::AssumedRole(self.params.role_arn),
+        });
+        Ok(manager)
     }
 }
 
-/// The STS client for `AssumeRole`: the source's credentials, settings and
-/// STS hook, in the target region.
+/// How each generation of an auto-refreshing role's manager gets its
+/// provider: the role's parameters and source, and what must outlive a
+/// `clear_cache` (a fixed MFA code is spent once, whatever the generation).
+#[derive(Clone)]
+pub(crate) struct RoleRecipe {
+    source: SessionManager,
+    params: Arc<Params>,
+    region: Option<String>,
+    buffer: Duration,
+    time_source: SharedTimeSource,
+    fixed_code_used: Arc<AtomicBool>,
+    /// With a fixed MFA code, the end of the only credentials it can get.
+    fixed_end: Arc<Mutex<Option<SystemTime>>>,
+    /// The last credentials STS gave, whatever the generation: served while
+    /// valid when a refresh fails (also right after a `clear_cache`, when a
+    /// fixed MFA code cannot be sent again).
+    last: Arc<Mutex<Option<Credentials>>>,
+}
+
+impl RoleRecipe {
+    /// A provider with no credentials yet (a new generation asks STS again).
+    pub(crate) fn provider(&self) -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(RoleProvider::new(self.clone()))
+    }
+
+    /// The identity cache in front of it: refreshes `buffer` before expiry,
+    /// and waits long enough for a person typing an MFA code.
+    pub(crate) fn identity_cache(&self) -> SharedIdentityCache {
+        let mut cache = IdentityCache::lazy().buffer_time(self.buffer);
+        if matches!(self.params.mfa_token, Some(MfaToken::Provider(_))) {
+            cache = cache.load_timeout(MFA_LOAD_TIMEOUT);
+        }
+        cache.build()
+    }
+}
+
+/// The STS client for `AssumeRole`: the source's current credentials,
+/// settings and STS hook, in the target region (`us-east-1`, STS's global
+/// endpoint's region, when there is none).
 fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_sdk_sts::Client {
-    let region = region.map(|r| Region::new(r.to_owned()));
+    let region = Region::new(region.unwrap_or(GLOBAL_STS_REGION).to_owned());
     #[cfg(feature = "sts")]
     {
-        source.client_with::<aws_sdk_sts::Client>(|b| match region {
-            Some(r) => b.region(r),
-            None => b,
-        })
+        source.client_with::<aws_sdk_sts::Client>(|b| b.region(region))
     }
     #[cfg(not(feature = "sts"))]
     {
-        let mut b = aws_sdk_sts::config::Builder::from(source.sdk_config());
-        if let Some(r) = region {
-            b = b.region(r);
-        }
+        let b = aws_sdk_sts::config::Builder::from(&source.sdk_config()).region(region);
         aws_sdk_sts::Client::from_conf(b.build())
     }
 }
@@ -446,8 +492,6 @@ struct State {
     current: Option<Credentials>,
     /// When the last refresh failed.
     failed_at: Option<SystemTime>,
-    /// A fixed MFA code was used already and cannot be sent again.
-    fixed_code_used: bool,
 }
 
 /// bsm's `AssumeRole` credential provider: every parameter, a memo of the
@@ -456,53 +500,60 @@ struct State {
 /// refresh fails and they are still valid.
 #[derive(Clone)]
 struct RoleProvider {
-    sts: aws_sdk_sts::Client,
-    params: Params,
-    buffer: Duration,
-    time_source: SharedTimeSource,
+    recipe: RoleRecipe,
     state: Arc<tokio::sync::Mutex<State>>,
 }
 
 impl fmt::Debug for RoleProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RoleProvider")
-            .field("params", &self.params)
-            .field("buffer", &self.buffer)
+            .field("params", &self.recipe.params)
+            .field("buffer", &self.recipe.buffer)
             .finish_non_exhaustive()
     }
 }
 
 impl RoleProvider {
+    fn new(recipe: RoleRecipe) -> Self {
+        Self {
+            recipe,
+            state: Arc::new(tokio::sync::Mutex::new(State::default())),
+        }
+    }
+
     async fn get(&self) -> Result<Credentials> {
         let mut state = self.state.lock().await;
-        let now = self.time_source.now();
+        let now = self.recipe.time_source.now();
         let backing_off = state
             .failed_at
             .is_some_and(|at| now < at + RETRY_AFTER_FAILURE);
         if let Some(c) = &state.current
             && c.expiry()
-                .is_some_and(|exp| now + self.buffer < exp || (backing_off && now < exp))
+                .is_some_and(|exp| now + self.recipe.buffer < exp || (backing_off && now < exp))
         {
             return Ok(c.clone());
         }
-        let first = !state.fixed_code_used;
-        match self.assume(first).await.map(|(c, _)| c) {
+        match self.assume().await.map(|(c, _)| c) {
             Ok(c) => {
-                state.fixed_code_used |= matches!(self.params.mfa_token, Some(MfaToken::Fixed(_)));
                 state.current = Some(c.clone());
                 state.failed_at = None;
+                *lock(&self.recipe.last) = Some(c.clone());
                 Ok(c)
             }
             Err(e) => {
                 state.failed_at = Some(now);
-                match &state.current {
+                let held = state
+                    .current
+                    .clone()
+                    .or_else(|| lock(&self.recipe.last).clone());
+                match held {
                     Some(c) if c.expiry().is_some_and(|exp| now < exp) => {
                         tracing::warn!(
-                            role_arn = %self.params.role_arn,
+                            role_arn = %self.recipe.params.role_arn,
                             error = %e,
                             "refresh failed; keeping the current credentials until they expire"
                         );
-                        Ok(c.clone())
+                        Ok(c)
                     }
                     _ => Err(e),
                 }
@@ -510,25 +561,25 @@ impl RoleProvider {
         }
     }
 
-    /// One `AssumeRole` call. `first` tells whether a fixed MFA code may
-    /// still be sent. Returns the credentials, whose expiry is measured on
-    /// the time source from the request start (STS grants exactly the
-    /// requested duration, so a skewed local clock cannot make a refresh
-    /// late, or happen on every call), and STS's own expiration.
-    async fn assume(&self, first: bool) -> Result<(Credentials, Option<SystemTime>)> {
-        let p = &self.params;
+    /// One `AssumeRole` call. Returns the credentials, whose expiry is
+    /// measured on the time source from the request start (STS grants
+    /// exactly the requested duration, so a skewed local clock cannot make a
+    /// refresh late, or happen on every call), and STS's own expiration.
+    async fn assume(&self) -> Result<(Credentials, Option<SystemTime>)> {
+        let p = &*self.recipe.params;
         let token_code = match &p.mfa_token {
             None => None,
-            Some(MfaToken::Fixed(code)) if first => Some(code.clone()),
-            Some(MfaToken::Fixed(_)) => {
-                return Err(Error::AssumeRole {
-                    role_arn: p.role_arn.clone(),
-                    source:
-                        "the credentials need a refresh, but the MFA token code was given as a \
-                             fixed value, which works once: give `mfa_token_provider` a callback \
-                             that yields a fresh code"
+            Some(MfaToken::Fixed(code)) => {
+                if self.recipe.fixed_code_used.swap(true, Ordering::SeqCst) {
+                    return Err(Error::AssumeRole {
+                        role_arn: p.role_arn.clone(),
+                        source: "the credentials need a refresh, but the MFA token code was \
+                                 given as a fixed value, which works once: give \
+                                 `mfa_token_provider` a callback that yields a fresh code"
                             .into(),
-                });
+                    });
+                }
+                Some(code.clone())
             }
             Some(MfaToken::Provider(f)) => {
                 let f = Arc::clone(f);
@@ -546,8 +597,7 @@ impl RoleProvider {
             }
         };
         let duration = i32::try_from(p.duration.as_secs()).unwrap_or(i32::MAX);
-        let mut req = self
-            .sts
+        let mut req = sts_client(&self.recipe.source, self.recipe.region.as_deref())
             .assume_role()
             .role_arn(&p.role_arn)
             .role_session_name(&p.session_name)
@@ -578,7 +628,7 @@ impl RoleProvider {
                     .build(),
             );
         }
-        let started = self.time_source.now();
+        let started = self.recipe.time_source.now();
         tracing::debug!(role_arn = %p.role_arn, "calling STS AssumeRole");
         let out = req.send().await.map_err(|e| Error::AssumeRole {
             role_arn: p.role_arn.clone(),
@@ -591,13 +641,32 @@ impl RoleProvider {
             source: "STS AssumeRole returned no credentials".into(),
         })?;
         let sts_expiry = SystemTime::try_from(creds.expiration).ok();
-        let credentials = Credentials::new(
-            creds.access_key_id,
-            creds.secret_access_key,
-            Some(creds.session_token),
-            Some(started + p.duration),
-            "bsm-assume-role",
-        );
+        // As aws-config does: the account is the fifth field of the assumed
+        // role's ARN (DynamoDB's account-based endpoints need it).
+        let account_id = out
+            .assumed_role_user
+            .as_ref()
+            .and_then(|u| u.arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
+        let expiry = started + p.duration;
+        let mut builder = Credentials::builder()
+            .access_key_id(creds.access_key_id)
+            .secret_access_key(creds.secret_access_key)
+            .session_token(creds.session_token)
+            .expiry(expiry)
+            .provider_name(ROLE_PROVIDER_NAME);
+        builder.set_account_id(account_id.map(Into::into));
+        let mut credentials = builder.build();
+        // Tagged as aws-config tags its own assumed roles: credentials that
+        // are renewed by asking STS again (see `credentials::fixed_end`).
+        credentials
+            .get_property_mut_or_default::<Vec<aws_credential_types::credential_feature::AwsCredentialFeature>>()
+            .push(aws_credential_types::credential_feature::AwsCredentialFeature::CredentialsStsAssumeRole);
+        if matches!(p.mfa_token, Some(MfaToken::Fixed(_))) {
+            // The only credentials this role will get: they fix its end.
+            *lock(&self.recipe.fixed_end) = Some(expiry);
+        }
         Ok((credentials, sts_expiry))
     }
 }

@@ -36,6 +36,18 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A profile was named (to the builder, or by `AWS_DEFAULT_PROFILE` or
+    /// `AWS_PROFILE`) that neither the config nor the credentials file has.
+    #[error("profile `{profile}` not found{}", looked_in(files))]
+    ProfileNotFound {
+        /// The profile.
+        profile: String,
+        /// The files looked in (empty when they were given as
+        /// [`EnvConfigFiles`](aws_runtime::env_config::file::EnvConfigFiles),
+        /// whose paths bsm cannot read back).
+        files: Vec<std::path::PathBuf>,
+    },
+
     /// Assuming a role failed: STS refused, or a refresh could not get what
     /// it needs (a fresh MFA code).
     #[error("cannot assume role `{role_arn}`")]
@@ -70,6 +82,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+}
+
+fn looked_in(files: &[std::path::PathBuf]) -> String {
+    if files.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    format!(" in {}", names.join(" or "))
 }
 
 fn for_profile(profile: Option<&str>) -> String {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::client_cache::Generation;
 use crate::mask::{mask_account_id, mask_arn, mask_user_id};
 use crate::{Error, Result, SessionManager};
 
@@ -73,6 +74,12 @@ impl SessionManager {
     /// [`clear_cache`](Self::clear_cache). Concurrent first callers wait for
     /// one request; if it fails, the next waiting caller tries again, so
     /// each gets the identity or an error, and no error is cached.
+    ///
+    /// It always asks STS, even when the credentials carry an account id
+    /// (assumed roles, SSO, container credentials do): STS's answer also
+    /// holds the user id and ARN, and is the one source of truth for all
+    /// three. Without a configured region the request goes to STS signed
+    /// for `us-east-1`, as in the Python original.
     pub async fn identity(&self) -> Result<Identity> {
         self.with_identity(Identity::clone).await
     }
@@ -80,13 +87,13 @@ impl SessionManager {
     /// Runs `f` on the cached identity, fetching it first if needed; copies
     /// only what `f` takes.
     async fn with_identity<R>(&self, f: impl FnOnce(&Identity) -> R) -> Result<R> {
-        let cache = self.cache();
-        let identity = cache
+        let generation = self.generation();
+        let identity = generation
             .identity
             .get_or_try_init(|| async {
                 tracing::debug!("calling STS GetCallerIdentity");
                 let out = self
-                    .sts_client_internal()
+                    .identity_sts(&generation)
                     .get_caller_identity()
                     .send()
                     .await
@@ -137,12 +144,21 @@ impl SessionManager {
     #[cfg(feature = "iam")]
     #[cfg_attr(docsrs, doc(cfg(feature = "iam")))]
     pub async fn aws_account_alias(&self) -> Result<Option<String>> {
-        let cache = self.cache();
-        cache
+        let generation = self.generation();
+        generation
             .alias
             .get_or_try_init(|| async {
-                let out = self
-                    .client::<aws_sdk_iam::Client>()
+                let iam = if generation.sdk_config.region().is_some() {
+                    self.client_in::<aws_sdk_iam::Client>(&generation)
+                } else {
+                    // IAM is global; without a region, sign for its home.
+                    self.build_client_in::<aws_sdk_iam::Client>(&generation, |b| {
+                        b.region(aws_types::region::Region::from_static(
+                            crate::credentials::GLOBAL_STS_REGION,
+                        ))
+                    })
+                };
+                let out = iam
                     .list_account_aliases()
                     .send()
                     .await
@@ -191,16 +207,40 @@ impl SessionManager {
     }
 
     /// The STS client for identity calls: the cached one when the `sts`
-    /// feature exposes it, else a new one (STS is always compiled in).
-    pub(crate) fn sts_client_internal(&self) -> aws_sdk_sts::Client {
+    /// feature exposes it and a region is set; else one kept for identity
+    /// calls, signed for `us-east-1` (STS's global endpoint's region) when no
+    /// region is set, as in the Python original.
+    pub(crate) fn identity_sts(&self, generation: &Generation) -> aws_sdk_sts::Client {
+        let has_region = generation.sdk_config.region().is_some();
         #[cfg(feature = "sts")]
-        {
-            self.client::<aws_sdk_sts::Client>()
+        if has_region {
+            return self.client_in::<aws_sdk_sts::Client>(generation);
         }
-        #[cfg(not(feature = "sts"))]
-        {
-            aws_sdk_sts::Client::new(self.sdk_config())
-        }
+        generation
+            .internal_sts
+            .get_or_init(|| {
+                let global = (!has_region).then(|| {
+                    aws_types::region::Region::from_static(crate::credentials::GLOBAL_STS_REGION)
+                });
+                #[cfg(feature = "sts")]
+                {
+                    self.build_client_in::<aws_sdk_sts::Client>(generation, |mut b| {
+                        if let Some(r) = global {
+                            b.set_region(Some(r));
+                        }
+                        b
+                    })
+                }
+                #[cfg(not(feature = "sts"))]
+                {
+                    let mut b = aws_sdk_sts::config::Builder::from(&generation.sdk_config);
+                    if let Some(r) = global {
+                        b = b.region(r);
+                    }
+                    aws_sdk_sts::Client::from_conf(b.build())
+                }
+            })
+            .clone()
     }
 }
 

@@ -7,7 +7,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assume_role;
+mod builder;
 mod cli_env;
+mod client_cache;
+pub mod credentials;
 pub mod error;
 mod identity;
 pub mod mask;
@@ -22,11 +25,12 @@ pub use aws_runtime;
 pub use aws_smithy_async;
 pub use aws_smithy_types;
 pub use aws_types;
+pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
 pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
 pub use service::Service;
-pub use session::{CacheStats, CredentialSource, SessionManager, SessionManagerBuilder};
+pub use session::{CacheStats, CredentialSource, SessionManager};
 pub use snapshot::{Snapshot, SnapshotGuard, default_snapshot_path};
 
 // The `AwsService` enum, one accessor per enabled service on

@@ -35,4 +35,11 @@ pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
 
     /// The client for a finished config builder.
     fn from_config_builder(builder: Self::ConfigBuilder) -> Self;
+
+    /// Adds an interceptor to every client built from this builder.
+    #[doc(hidden)]
+    fn push_interceptor(
+        builder: &mut Self::ConfigBuilder,
+        interceptor: aws_smithy_runtime_api::client::interceptors::SharedInterceptor,
+    );
 }

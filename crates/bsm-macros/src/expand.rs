@@ -222,6 +222,12 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
             fn from_config_builder(builder: Self::ConfigBuilder) -> Self {
                 ::#path::Client::from_conf(builder.build())
             }
+            fn push_interceptor(
+                builder: &mut Self::ConfigBuilder,
+                interceptor: ::aws_smithy_runtime_api::client::interceptors::SharedInterceptor,
+            ) {
+                builder.push_interceptor(interceptor);
+            }
         }
     };
     let method = quote! {
