@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bsm::aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use bsm::{Error, SessionManager, Snapshot};
 #[cfg(unix)]
 use bsm_tests::mode;
@@ -62,7 +61,14 @@ async fn aws_cli_env_follows_the_python_rules() {
             ("AWS_ACCESS_KEY_ID", Some("testing")),
             ("AWS_SECRET_ACCESS_KEY", Some("testing")),
             ("AWS_SESSION_TOKEN", None),
+            ("AWS_SECURITY_TOKEN", None),
+            ("AWS_CREDENTIAL_EXPIRATION", None),
+            ("AWS_ACCOUNT_ID", None),
             ("AWS_PROFILE", None),
+            ("AWS_DEFAULT_PROFILE", None),
+            ("AWS_ROLE_ARN", None),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", None),
+            ("AWS_ROLE_SESSION_NAME", None),
             ("AWS_REGION", Some("us-east-1")),
             ("AWS_DEFAULT_REGION", Some("us-east-1")),
             ("AWS_ENDPOINT_URL", Some(moto().endpoint().as_str())),
@@ -77,6 +83,11 @@ async fn aws_cli_env_follows_the_python_rules() {
         .unwrap();
     let env = with_token.aws_cli_env().await.unwrap();
     assert_eq!(env.get("AWS_SESSION_TOKEN"), Some("TOKENHANDOFF"));
+    assert_eq!(
+        env.get("AWS_SECURITY_TOKEN"),
+        Some("TOKENHANDOFF"),
+        "botocore reads AWS_SECURITY_TOKEN first: it must be the same token"
+    );
     let debug = format!("{env:?}");
     assert!(
         !debug.contains(secret) && !debug.contains("TOKENHANDOFF"),
@@ -98,18 +109,26 @@ async fn aws_cli_env_follows_the_python_rules() {
     )
     .unwrap();
     std::fs::write(dir.join("config"), "").unwrap();
-    let files = EnvConfigFiles::builder()
-        .with_file(EnvConfigFileKind::Config, dir.join("config"))
-        .with_file(EnvConfigFileKind::Credentials, dir.join("credentials"))
-        .build();
     let dev = SessionManager::builder()
         .profile_name("dev")
-        .profile_files(files)
+        .profile_file_paths(dir.join("config"), dir.join("credentials"))
         .build()
         .await
         .unwrap();
     let env = dev.aws_cli_env().await.unwrap();
     assert_eq!(env.get("AWS_PROFILE"), Some("dev"));
+    assert_eq!(
+        env.get("AWS_DEFAULT_PROFILE"),
+        Some("dev"),
+        "botocore reads AWS_DEFAULT_PROFILE first"
+    );
+    let config = dir.join("config").display().to_string();
+    let credentials = dir.join("credentials").display().to_string();
+    assert_eq!(env.get("AWS_CONFIG_FILE"), Some(config.as_str()));
+    assert_eq!(
+        env.get("AWS_SHARED_CREDENTIALS_FILE"),
+        Some(credentials.as_str())
+    );
     for var in [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",

@@ -2,6 +2,37 @@
 //! variables the AWS CLI and SDKs read, applied to one
 //! [`std::process::Command`] (safe) or, scoped, to this process
 //! ([`ProcessEnvGuard`], `unsafe`).
+//!
+//! # The variables
+//!
+//! A child must end up with exactly the manager's credentials, whatever the
+//! parent's environment holds (inside `aws-vault exec`, on EKS, on ECS).
+//! The AWS CLI v1/v2, botocore and the Rust, Go, Java and JavaScript SDKs
+//! read these variables ahead of, or beside, the ones handed over; each is
+//! set or removed:
+//!
+//! | Variable | Keys mode | Profile mode | Why |
+//! |---|---|---|---|
+//! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | set | removed | the credentials; in profile mode they would win over `AWS_PROFILE` |
+//! | `AWS_SESSION_TOKEN` | set or removed | removed | a stale token paired with other keys is refused (`InvalidClientTokenId`) |
+//! | `AWS_SECURITY_TOKEN` | same as `AWS_SESSION_TOKEN` | removed | botocore and boto2 read it **before** `AWS_SESSION_TOKEN`; `aws-vault exec` sets both |
+//! | `AWS_CREDENTIAL_EXPIRATION` | the keys' expiry (RFC 3339), or removed | removed | a stale value makes botocore refuse the keys ("refreshed credentials are still expired") |
+//! | `AWS_ACCOUNT_ID` | the keys' account, or removed | removed | account-based endpoints (DynamoDB) use it |
+//! | `AWS_PROFILE` | removed | the profile | boto3 raises `ProfileNotFound` for a missing profile even when keys are set |
+//! | `AWS_DEFAULT_PROFILE` | removed | the profile | botocore and AWS CLI v1 read it **before** `AWS_PROFILE` |
+//! | `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_SESSION_NAME` | removed | removed | on EKS, web identity comes before a profile's keys in botocore's order: the child would run as the pod's role |
+//! | `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` | kept | set to the manager's files when given with [`profile_file_paths`](crate::SessionManagerBuilder::profile_file_paths), else kept | the child must read the profile the manager read |
+//! | `AWS_REGION`, `AWS_DEFAULT_REGION` | both set to the region, or both removed | same | AWS CLI v1 reads only `AWS_DEFAULT_REGION`; every other SDK `AWS_REGION` first |
+//! | `AWS_ENDPOINT_URL` | the manager's endpoint URL, or removed | same | the child talks to the same endpoint (moto, `LocalStack`) |
+//!
+//! Keys mode hands over the current credentials (resolved through the
+//! manager's identity cache); profile mode, used when the credentials come
+//! from a profile named to the builder (the Python original's rule), hands
+//! over the profile, so the child resolves (and renews) them itself. In
+//! profile mode the container-credentials and instance-metadata variables
+//! are kept: a profile without keys of its own falls through to them, in the
+//! child as in the manager. Service-specific `AWS_ENDPOINT_URL_<SERVICE>`
+//! variables are left alone.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -9,20 +40,38 @@ use std::process::Command;
 
 use crate::{Result, SessionManager};
 
-/// Every variable an [`AwsCliEnv`] sets or removes.
-pub const MANAGED_VARS: [&str; 7] = [
+/// Every variable an [`AwsCliEnv`] may set or remove (see the
+/// [module's table](self)). A slice, so that a new variable is not a
+/// breaking change.
+pub const MANAGED_VARS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
     "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
 ];
 
+/// The variables whose values are secrets: redacted in every `Debug`.
+const SECRET_VARS: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
 /// The variables that hand a manager's credentials to a child process: each
-/// either set to a value or removed. Its `Debug` redacts the secret key and
-/// the session token.
+/// either set to a value or removed (see the [module's table](self)). Its
+/// `Debug` redacts the secret key and the session token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AwsCliEnv {
     vars: Vec<(&'static str, Option<String>)>,
@@ -30,18 +79,13 @@ pub struct AwsCliEnv {
 
 impl SessionManager {
     /// The current credentials as the variables the AWS CLI and SDKs read,
-    /// following the Python original's rules:
+    /// so that a child process acts as this manager: every variable of the
+    /// [table](crate::cli_env) set or removed.
     ///
-    /// - credentials from a named profile: `AWS_PROFILE` is set and the three
-    ///   key variables removed;
-    /// - otherwise `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set,
-    ///   `AWS_SESSION_TOKEN` set or removed, and `AWS_PROFILE` removed;
-    /// - `AWS_REGION` and `AWS_DEFAULT_REGION` (which AWS CLI v1 reads) are
-    ///   both set to the region, or both removed;
-    /// - `AWS_ENDPOINT_URL` is set to the manager's endpoint URL, or removed.
-    ///
-    /// The credentials are resolved now: fresh ones for an auto-refreshing
-    /// manager.
+    /// With credentials from a profile named to the builder, the profile is
+    /// handed over (`AWS_PROFILE`), as the Python original does; otherwise
+    /// the current keys, through the identity cache every client uses (no
+    /// fetch while they are good).
     ///
     /// ```no_run
     /// # use bsm_core as bsm;
@@ -54,23 +98,54 @@ impl SessionManager {
     /// ```
     pub async fn aws_cli_env(&self) -> Result<AwsCliEnv> {
         let mut vars: Vec<(&'static str, Option<String>)> = Vec::with_capacity(MANAGED_VARS.len());
+        let web_identity_off = [
+            ("AWS_ROLE_ARN", None),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", None),
+            ("AWS_ROLE_SESSION_NAME", None),
+        ];
         if let crate::CredentialSource::Profile(profile) = self.credential_source() {
-            vars.push(("AWS_PROFILE", Some(profile.to_owned())));
-            vars.push(("AWS_ACCESS_KEY_ID", None));
-            vars.push(("AWS_SECRET_ACCESS_KEY", None));
-            vars.push(("AWS_SESSION_TOKEN", None));
+            vars.extend([
+                ("AWS_PROFILE", Some(profile.to_owned())),
+                ("AWS_DEFAULT_PROFILE", Some(profile.to_owned())),
+                ("AWS_ACCESS_KEY_ID", None),
+                ("AWS_SECRET_ACCESS_KEY", None),
+                ("AWS_SESSION_TOKEN", None),
+                ("AWS_SECURITY_TOKEN", None),
+                ("AWS_CREDENTIAL_EXPIRATION", None),
+                ("AWS_ACCOUNT_ID", None),
+            ]);
+            vars.extend(web_identity_off);
+            let paths = &self.inner.profile_paths;
+            if let Some(p) = &paths.config {
+                vars.push(("AWS_CONFIG_FILE", Some(p.display().to_string())));
+            }
+            if let Some(p) = &paths.credentials {
+                vars.push(("AWS_SHARED_CREDENTIALS_FILE", Some(p.display().to_string())));
+            }
         } else {
             let creds = self.credentials().await?;
-            vars.push(("AWS_ACCESS_KEY_ID", Some(creds.access_key_id().to_owned())));
-            vars.push((
-                "AWS_SECRET_ACCESS_KEY",
-                Some(creds.secret_access_key().to_owned()),
-            ));
-            vars.push((
-                "AWS_SESSION_TOKEN",
-                creds.session_token().map(str::to_owned),
-            ));
-            vars.push(("AWS_PROFILE", None));
+            let token = creds.session_token().map(str::to_owned);
+            let expiration = creds
+                .expiry()
+                .map(aws_smithy_types::DateTime::from)
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok());
+            vars.extend([
+                ("AWS_ACCESS_KEY_ID", Some(creds.access_key_id().to_owned())),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    Some(creds.secret_access_key().to_owned()),
+                ),
+                ("AWS_SESSION_TOKEN", token.clone()),
+                ("AWS_SECURITY_TOKEN", token),
+                ("AWS_CREDENTIAL_EXPIRATION", expiration),
+                (
+                    "AWS_ACCOUNT_ID",
+                    creds.account_id().map(|a| a.as_str().to_owned()),
+                ),
+                ("AWS_PROFILE", None),
+                ("AWS_DEFAULT_PROFILE", None),
+            ]);
+            vars.extend(web_identity_off);
         }
         let region = self.aws_region().map(str::to_owned);
         vars.push(("AWS_REGION", region.clone()));
@@ -142,7 +217,7 @@ impl fmt::Debug for AwsCliEnv {
         for (name, value) in &self.vars {
             let shown = match (name, value) {
                 (_, None) => "<removed>",
-                (&"AWS_SECRET_ACCESS_KEY" | &"AWS_SESSION_TOKEN", Some(_)) => "<redacted>",
+                (name, Some(_)) if SECRET_VARS.contains(name) => "<redacted>",
                 (_, Some(v)) => v.as_str(),
             };
             m.entry(name, &shown);
@@ -164,7 +239,7 @@ impl fmt::Debug for ProcessEnvGuard {
         for (name, value) in &self.saved {
             let shown = match (name, value) {
                 (_, None) => "<absent>".into(),
-                (&"AWS_SECRET_ACCESS_KEY" | &"AWS_SESSION_TOKEN", Some(_)) => "<redacted>".into(),
+                (name, Some(_)) if SECRET_VARS.contains(name) => "<redacted>".into(),
                 (_, Some(v)) => v.to_string_lossy(),
             };
             m.entry(name, &shown);

@@ -8,7 +8,7 @@
 
 mod assume_role;
 mod builder;
-mod cli_env;
+pub mod cli_env;
 mod client_cache;
 pub mod credentials;
 pub mod error;
