@@ -104,6 +104,48 @@ impl bsm::aws_smithy_async::time::TimeSource for SimClock {
     }
 }
 
+/// A clock that moves with real time, plus an offset the test moves
+/// forward: a refresh window can be entered without waiting, and the time a
+/// failure takes is real.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl OffsetClock {
+    /// Jumps the clock forward by `by`.
+    pub fn skip(&self, by: std::time::Duration) {
+        self.0
+            .fetch_add(by.as_secs(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl bsm::aws_smithy_async::time::TimeSource for OffsetClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+            + std::time::Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// A manager on static test keys whose SDK configuration reads `time`,
+/// changed by `customize` (timeouts, retries).
+///
+/// # Panics
+/// Never in practice: building on static keys sends no request.
+pub async fn manager_with_time(
+    endpoint: &str,
+    time: impl bsm::aws_smithy_async::time::TimeSource + 'static,
+    customize: impl FnOnce(bsm::SessionManagerBuilder) -> bsm::SessionManagerBuilder,
+) -> bsm::SessionManager {
+    let sdk = bsm::aws_config::SdkConfig::builder()
+        .behavior_version(bsm::aws_config::BehaviorVersion::latest())
+        .time_source(time)
+        .build();
+    build_on_test_keys(
+        customize(bsm::SessionManager::builder().sdk_config(sdk)),
+        endpoint,
+    )
+    .await
+}
+
 /// A manager on static test keys whose SDK configuration reads `clock`.
 ///
 /// # Panics
@@ -165,4 +207,17 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Waits until `done()` holds, polling every 10 ms; `false` if it still
+/// does not after `limit` (a background refresh that never happened).
+pub async fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    true
 }

@@ -115,6 +115,10 @@ pub enum Fault {
     /// Wait this long, then answer `200 stalled` (meant to be past the
     /// client's timeout).
     Stall(Duration),
+    /// Wait this long, then answer `503`: a slow failing server.
+    SlowUnavailable(Duration),
+    /// Wait this long, then forward as usual: a slow working server.
+    Delay(Duration),
 }
 
 #[derive(Debug)]
@@ -342,6 +346,14 @@ async fn forward(
             return Ok(Response::new(Full::new(Bytes::from_static(b"stalled"))));
         }
         Some(Fault::Unavailable) => Some((503, "Service Unavailable".to_owned())),
+        Some(Fault::SlowUnavailable(d)) => {
+            tokio::time::sleep(d).await;
+            Some((503, "Service Unavailable".to_owned()))
+        }
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            None
+        }
         Some(Fault::Throttling) => Some((
             400,
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\

@@ -187,34 +187,64 @@ async fn auto_refresh_stays_within_the_budget_at_3600_s() {
 
 #[tokio::test]
 async fn a_fixed_mfa_code_is_not_reused_for_a_refresh() {
+    let captured = events();
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
     let role = bsm
-        .assume_role(ROLE)
+        .assume_role(ROLE_MFA)
         .duration(Duration::from_secs(900))
         .mfa("arn:aws:iam::123456789012:mfa/alice", "123456")
         .auto_refresh(true)
         .send()
         .await
         .unwrap();
-    role.aws_account_id().await.unwrap();
-    // Inside the refresh window, but still valid: served, with a warning.
-    clock.advance(Duration::from_secs(700));
+    let first = role.credentials().await.unwrap();
+    // Inside the refresh window, past where the identity cache asks the
+    // provider whatever its jitter: served, and the refresh, which cannot
+    // send the spent code, fails with one warning.
+    clock.advance(Duration::from_secs(760));
+    let served = role.credentials().await.unwrap();
+    assert_eq!(served.access_key_id(), first.access_key_id());
+    let warned = || {
+        captured
+            .events()
+            .iter()
+            .filter(|e| {
+                e.level == tracing::Level::WARN
+                    && e.field("role_arn") == Some(ROLE_MFA)
+                    && e.field("error").is_some_and(|m| m.contains("fixed value"))
+            })
+            .count()
+    };
+    assert!(
+        bsm_tests::eventually(Duration::from_secs(10), || warned() == 1).await,
+        "one warning naming the role and why"
+    );
+    // A new cache generation cannot send it either: the last credentials
+    // are served while they are valid.
     role.clear_cache();
-    role.aws_account_id().await.unwrap();
+    let after_clear = role.credentials().await.unwrap();
+    assert_eq!(after_clear.access_key_id(), first.access_key_id());
     assert_eq!(proxy.count("AssumeRole"), 1, "the fixed code was sent once");
     // Expired: the error says why.
     clock.advance(Duration::from_secs(300));
     let err = role.credentials().await.unwrap_err();
     let chain = error_chain(&err);
     assert!(
-        chain.contains("cannot assume role `arn:aws:iam::123456789012:role/bsm-test`"),
+        chain.contains(&format!("cannot assume role `{ROLE_MFA}`")),
         "{chain}"
     );
     assert!(chain.contains("fixed value"), "{chain}");
     assert_eq!(proxy.count("AssumeRole"), 1);
 }
+
+fn events() -> &'static bsm_tests::capture::Captured {
+    static CAPTURED: std::sync::OnceLock<bsm_tests::capture::Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(bsm_tests::capture::install)
+}
+
+const ROLE_MFA: &str = "arn:aws:iam::123456789012:role/bsm-test-fixed-mfa";
 
 #[tokio::test]
 async fn an_mfa_callback_gives_a_fresh_code_per_refresh() {
@@ -241,8 +271,18 @@ async fn an_mfa_callback_gives_a_fresh_code_per_refresh() {
     // Past the identity cache's jittered refresh point (150 to 300 s before
     // the end), still before the end.
     clock.advance(Duration::from_secs(760));
+    // Still valid: served at once, and the refresh (with a fresh code) runs
+    // in the background.
     role.credentials().await.unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(
+        bsm_tests::eventually(Duration::from_secs(10), || calls.load(Ordering::SeqCst)
+            == 2)
+        .await,
+        "the refresh asked the callback for a second code"
+    );
+    assert!(
+        bsm_tests::eventually(Duration::from_secs(10), || proxy.count("AssumeRole") == 2).await
+    );
     let codes: Vec<_> = proxy
         .requests()
         .iter()

@@ -131,22 +131,37 @@ async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
     let first = role.credentials().await.unwrap();
     proxy.fail_all(Some("AssumeRole"), Fault::Unavailable);
 
-    // In the refresh window: the refresh fails, the current keys are served.
-    clock.advance(Duration::from_secs(700));
+    // In the refresh window, past where the identity cache asks the provider
+    // whatever its jitter (150 s before the end): the current keys are
+    // served at once, and the refresh (three attempts, all 503) runs behind.
+    clock.advance(Duration::from_secs(760));
     let kept = role.credentials().await.unwrap();
     assert_eq!(kept.access_key_id(), first.access_key_id());
+    assert!(
+        bsm_tests::eventually(Duration::from_secs(20), || proxy.count("AssumeRole") == 4).await,
+        "one refresh of three attempts"
+    );
+    // Let the failed refresh record its end.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // Not retried on every call: a failed refresh waits 10 s before the next.
-    let tried = proxy.count("AssumeRole");
     clock.advance(Duration::from_secs(5));
-    role.credentials().await.unwrap();
+    for _ in 0..20 {
+        let c = role.credentials().await.unwrap();
+        assert_eq!(c.access_key_id(), first.access_key_id());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         proxy.count("AssumeRole"),
-        tried,
+        4,
         "no retry within 10 s of a failure"
     );
+    // More than 10 s after the failure: tried again.
     clock.advance(Duration::from_secs(10));
     role.credentials().await.unwrap();
-    assert!(proxy.count("AssumeRole") > tried, "retried after 10 s");
+    assert!(
+        bsm_tests::eventually(Duration::from_secs(20), || proxy.count("AssumeRole") > 4).await,
+        "retried after 10 s"
+    );
     role.sts_client()
         .get_caller_identity()
         .send()

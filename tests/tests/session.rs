@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bsm::SessionManager;
-use bsm_tests::{DEAD_ENDPOINT, Proxy, manager, moto, unique};
+use bsm_tests::{Proxy, manager, moto, unique};
 
 const ACCOUNT: &str = "123456789012";
 const ARN: &str = "arn:aws:sts::123456789012:user/moto";
@@ -281,24 +281,34 @@ async fn a_thousand_racing_tasks_build_one_client_per_service_and_send_one_reque
 }
 
 #[tokio::test]
-async fn identity_errors_reach_every_concurrent_caller() {
-    // That errors are not cached is tested in faults.rs, where the fault clears.
-    let bsm = SessionManager::builder()
-        .credentials("testing", "testing", None)
-        .region("us-east-1")
-        .endpoint_url(DEAD_ENDPOINT)
-        .build()
-        .await
-        .unwrap();
-    let bsm2 = bsm.clone();
-    let (a, b) = tokio::join!(bsm.aws_account_id(), bsm2.aws_account_id());
-    let err = a.unwrap_err();
-    assert!(b.is_err());
-    assert!(
-        err.to_string().starts_with("STS GetCallerIdentity failed"),
-        "{err}"
+async fn identity_errors_reach_every_concurrent_caller_and_are_not_kept() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    // Every attempt of the first wave fails (the client retries 3 times).
+    proxy.fail_next(Some("GetCallerIdentity"), 3, bsm_tests::Fault::Unavailable);
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let bsm = bsm.clone();
+            tokio::spawn(async move { bsm.aws_account_id().await })
+        })
+        .collect();
+    for c in callers {
+        let err = c.await.unwrap().unwrap_err();
+        assert!(
+            err.to_string().starts_with("STS GetCallerIdentity failed"),
+            "{err}"
+        );
+        assert_eq!(err.code(), Some("HTTP 503"));
+        assert!(std::error::Error::source(&err).is_some());
+    }
+    assert_eq!(
+        proxy.count("GetCallerIdentity"),
+        3,
+        "eight callers shared one request (three attempts)"
     );
-    assert!(std::error::Error::source(&err).is_some());
+    // Not kept: the next call asks again, and succeeds.
+    assert_eq!(bsm.aws_account_id().await.unwrap(), ACCOUNT);
+    assert_eq!(proxy.count("GetCallerIdentity"), 4);
 }
 
 #[tokio::test]

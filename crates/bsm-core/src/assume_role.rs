@@ -2,6 +2,15 @@
 //! one-shot (static credentials) or auto-refreshing (bsm's own provider
 //! behind the SDK's identity cache, refreshed ahead of expiry).
 //!
+//! An auto-refreshing role never makes a request wait while it holds valid
+//! credentials: inside the refresh buffer it serves them and refreshes in a
+//! task of its own, so an STS that hangs, fails slowly, or waits for a person
+//! typing an MFA code delays nothing that valid credentials can serve. A
+//! failed refresh is tried again 10 s after it *ended*, with one `warn` per
+//! failure (role, error, how long the current credentials stay valid).
+//! Callers wait only when nothing valid is held, and then all share one
+//! `AssumeRole`.
+//!
 //! The SDK's `AssumeRoleProvider` is not used because it lacks MFA,
 //! transitive tag keys and source identity.
 
@@ -483,25 +492,38 @@ fn validate_session_name(name: &str) -> Result<()> {
 }
 
 /// After a failed refresh, how long valid credentials are served before
-/// `AssumeRole` is tried again (so a failing STS is not called, nor an MFA
-/// callback asked, on every request of the refresh window).
+/// `AssumeRole` is tried again, counted from the moment the failure ended
+/// (so a failing STS is not called, nor an MFA callback asked, on every
+/// request of the refresh window).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// The outcome of one refresh, shared by everyone who waited for it.
+type Outcome = std::result::Result<Credentials, Arc<Error>>;
 
 #[derive(Default)]
 struct State {
     current: Option<Credentials>,
-    /// When the last refresh failed.
+    /// When the last failed refresh ended.
     failed_at: Option<SystemTime>,
+    /// The refresh in progress, if any: at most one at a time.
+    flight: Option<tokio::sync::watch::Receiver<Option<Outcome>>>,
 }
 
-/// bsm's `AssumeRole` credential provider: every parameter, a memo of the
-/// current credentials refreshed `buffer` before expiry, single-flight (one
-/// refresh however many callers), and the current credentials kept while a
-/// refresh fails and they are still valid.
+/// bsm's `AssumeRole` credential provider: every parameter, and a refresh
+/// that never makes a caller wait while valid credentials are held.
+///
+/// - Credentials valid beyond the refresh buffer: served at once.
+/// - Inside the buffer: served at once, and one refresh starts in a task of
+///   its own (unless one runs, or the last failure ended less than 10 s
+///   ago). A refresh that hangs (a stalled STS, a person at an MFA prompt)
+///   delays nobody, and cannot be cancelled by a caller's timeout.
+/// - Nothing valid: the caller waits for the refresh in progress, or starts
+///   one; everyone who waits gets the same outcome, and the next call after
+///   a failure tries again.
 #[derive(Clone)]
 struct RoleProvider {
     recipe: RoleRecipe,
-    state: Arc<tokio::sync::Mutex<State>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl fmt::Debug for RoleProvider {
@@ -517,23 +539,93 @@ impl RoleProvider {
     fn new(recipe: RoleRecipe) -> Self {
         Self {
             recipe,
-            state: Arc::new(tokio::sync::Mutex::new(State::default())),
+            state: Arc::new(Mutex::new(State::default())),
         }
     }
 
     async fn get(&self) -> Result<Credentials> {
-        let mut state = self.state.lock().await;
-        let now = self.recipe.time_source.now();
-        let backing_off = state
-            .failed_at
-            .is_some_and(|at| now < at + RETRY_AFTER_FAILURE);
-        if let Some(c) = &state.current
-            && c.expiry()
-                .is_some_and(|exp| now + self.recipe.buffer < exp || (backing_off && now < exp))
-        {
-            return Ok(c.clone());
+        let mut flight = {
+            let mut state = lock(&self.state);
+            let now = self.recipe.time_source.now();
+            if let Some(c) = state.current.clone()
+                && c.expiry().is_some_and(|exp| now < exp)
+            {
+                let due = c
+                    .expiry()
+                    .is_some_and(|exp| now + self.recipe.buffer >= exp);
+                let backing_off = state
+                    .failed_at
+                    .is_some_and(|at| now < at + RETRY_AFTER_FAILURE);
+                if due && !backing_off && state.flight.is_none() {
+                    state.flight = Some(self.start_refresh()?);
+                }
+                return Ok(c);
+            }
+            if let Some(flight) = &state.flight {
+                flight.clone()
+            } else {
+                let flight = self.start_refresh()?;
+                state.flight = Some(flight.clone());
+                flight
+            }
+        };
+        let outcome = flight
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|o| o.clone());
+        match outcome {
+            Some(Ok(c)) => Ok(c),
+            // The last credentials of any generation, while still valid:
+            // after a `clear_cache`, a fixed MFA code cannot be sent again.
+            Some(Err(e)) => match self.last_valid() {
+                Some(c) => Ok(c),
+                None => Err(Error::shared(&e)),
+            },
+            None => Err(Error::AssumeRole {
+                role_arn: self.recipe.params.role_arn.clone(),
+                source: "the refresh was cancelled (its runtime shut down); call again".into(),
+            }),
         }
-        match self.assume().await.map(|(c, _)| c) {
+    }
+
+    fn last_valid(&self) -> Option<Credentials> {
+        let now = self.recipe.time_source.now();
+        lock(&self.recipe.last)
+            .clone()
+            .filter(|c| c.expiry().is_some_and(|exp| now < exp))
+    }
+
+    /// Starts one refresh in a task of its own; its outcome goes to
+    /// everyone holding the returned receiver.
+    fn start_refresh(&self) -> Result<tokio::sync::watch::Receiver<Option<Outcome>>> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::AssumeRole {
+            role_arn: self.recipe.params.role_arn.clone(),
+            source: Box::new(e),
+        })?;
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let this = self.clone();
+        runtime.spawn(async move {
+            // Should the task be dropped unfinished (its runtime shutting
+            // down), the next caller starts a new refresh.
+            let guard = RefreshGuard(Arc::clone(&this.state));
+            let outcome = this.assume().await.map(|(c, _)| c);
+            std::mem::forget(guard);
+            this.finish(&tx, outcome);
+        });
+        Ok(rx)
+    }
+
+    /// Records a refresh's outcome and tells the waiters.
+    fn finish(
+        &self,
+        tx: &tokio::sync::watch::Sender<Option<Outcome>>,
+        outcome: Result<Credentials>,
+    ) {
+        let now = self.recipe.time_source.now();
+        let mut state = lock(&self.state);
+        state.flight = None;
+        let outcome = match outcome {
             Ok(c) => {
                 state.current = Some(c.clone());
                 state.failed_at = None;
@@ -542,23 +634,32 @@ impl RoleProvider {
             }
             Err(e) => {
                 state.failed_at = Some(now);
-                let held = state
+                let valid_for = state
                     .current
                     .clone()
-                    .or_else(|| lock(&self.recipe.last).clone());
-                match held {
-                    Some(c) if c.expiry().is_some_and(|exp| now < exp) => {
-                        tracing::warn!(
-                            role_arn = %self.recipe.params.role_arn,
-                            error = %e,
-                            "refresh failed; keeping the current credentials until they expire"
-                        );
-                        Ok(c)
-                    }
-                    _ => Err(e),
+                    .or_else(|| lock(&self.recipe.last).clone())
+                    .and_then(|c| c.expiry())
+                    .and_then(|exp| exp.duration_since(now).ok());
+                if let Some(left) = valid_for {
+                    tracing::warn!(
+                        role_arn = %self.recipe.params.role_arn,
+                        error = %crate::error::chain(&e),
+                        valid_for_secs = left.as_secs(),
+                        "refreshing the role's credentials failed; the current ones are served \
+                         until they expire, and the refresh is tried again in 10 s"
+                    );
+                } else {
+                    tracing::warn!(
+                        role_arn = %self.recipe.params.role_arn,
+                        error = %crate::error::chain(&e),
+                        "assuming the role failed; no valid credentials are held"
+                    );
                 }
+                Err(Arc::new(e))
             }
-        }
+        };
+        drop(state);
+        tx.send_replace(Some(outcome));
     }
 
     /// One `AssumeRole` call. Returns the credentials, whose expiry is
@@ -671,6 +772,15 @@ impl RoleProvider {
     }
 }
 
+/// Clears the refresh in progress if its task is dropped before it ends.
+struct RefreshGuard(Arc<Mutex<State>>);
+
+impl Drop for RefreshGuard {
+    fn drop(&mut self) {
+        lock(&self.0).flight = None;
+    }
+}
+
 impl ProvideCredentials for RoleProvider {
     fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
     where
@@ -681,6 +791,19 @@ impl ProvideCredentials for RoleProvider {
                 .await
                 .map_err(provider::error::CredentialsError::provider_error)
         })
+    }
+
+    /// The current credentials while they are valid. (Through the SDK's
+    /// `SharedCredentialsProvider` this is not reached in SDK 1.x; the
+    /// provider does not depend on it: it never makes a caller wait while
+    /// valid credentials are held, so the identity cache has nothing to
+    /// interrupt.)
+    fn fallback_on_interrupt(&self) -> Option<Credentials> {
+        let now = self.recipe.time_source.now();
+        lock(&self.state)
+            .current
+            .clone()
+            .filter(|c| c.expiry().is_some_and(|exp| now < exp))
     }
 }
 

@@ -5,13 +5,14 @@
 //! set.
 
 use std::any::Any;
-use std::sync::OnceLock;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_types::SdkConfig;
 
-use crate::AwsService;
 use crate::identity::Identity;
+use crate::{AwsService, Error, Result};
 
 /// The caches that `clear_cache` drops, and the configuration they are
 /// built from.
@@ -24,9 +25,9 @@ pub(crate) struct Generation {
     /// The STS client identity calls use when no region is configured
     /// (signed for STS's global endpoint) or the `sts` feature is off.
     pub(crate) internal_sts: OnceLock<aws_sdk_sts::Client>,
-    pub(crate) identity: tokio::sync::OnceCell<Identity>,
+    pub(crate) identity: FlightCell<Identity>,
     #[cfg(feature = "iam")]
-    pub(crate) alias: tokio::sync::OnceCell<Option<String>>,
+    pub(crate) alias: FlightCell<Option<String>>,
     built: AtomicUsize,
 }
 
@@ -39,9 +40,9 @@ impl Generation {
                 .map(|_| OnceLock::new())
                 .collect(),
             internal_sts: OnceLock::new(),
-            identity: tokio::sync::OnceCell::new(),
+            identity: FlightCell::new(),
             #[cfg(feature = "iam")]
-            alias: tokio::sync::OnceCell::new(),
+            alias: FlightCell::new(),
             built: AtomicUsize::new(0),
         }
     }
@@ -70,6 +71,122 @@ impl Generation {
     pub(crate) fn built(&self) -> usize {
         self.built.load(Ordering::Relaxed)
     }
+}
+
+/// A value fetched once by one caller for all: concurrent callers wait for
+/// one attempt and all get its outcome, success or failure (an error is not
+/// kept: the next call after a failure tries again). Reading a value that
+/// is there is one atomic load.
+pub(crate) struct FlightCell<T> {
+    value: OnceLock<T>,
+    running: Mutex<Option<Flight<T>>>,
+}
+
+type Flight<T> = tokio::sync::watch::Receiver<Option<std::result::Result<T, Arc<Error>>>>;
+
+impl<T: Clone + Send + Sync + 'static> FlightCell<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            value: OnceLock::new(),
+            running: Mutex::new(None),
+        }
+    }
+
+    /// The value, fetched by `init` if nobody has it yet or is fetching it.
+    pub(crate) async fn get_or_try_init<F, Fut>(&self, init: F) -> Result<&T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(v) = self.value.get() {
+            return Ok(v);
+        }
+        let joined = {
+            let mut running = lock(&self.running);
+            if let Some(v) = self.value.get() {
+                return Ok(v);
+            }
+            if let Some(flight) = &*running {
+                Ok(flight.clone())
+            } else {
+                let (tx, rx) = tokio::sync::watch::channel(None);
+                *running = Some(rx);
+                Err(tx)
+            }
+        };
+        let mut flight = match joined {
+            Ok(flight) => flight,
+            Err(tx) => return self.lead(tx, init).await,
+        };
+        let outcome = flight
+            .wait_for(Option::is_some)
+            .await
+            .map(|o| o.clone())
+            .ok()
+            .flatten();
+        match outcome {
+            Some(Ok(_)) => self.value.get().ok_or_else(cancelled),
+            Some(Err(e)) => Err(Error::shared(&e)),
+            None => Err(cancelled()),
+        }
+    }
+
+    async fn lead<F, Fut>(
+        &self,
+        tx: tokio::sync::watch::Sender<Option<std::result::Result<T, Arc<Error>>>>,
+        init: F,
+    ) -> Result<&T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        // If this caller is dropped mid-way, the waiters learn it and the
+        // next caller leads a new attempt.
+        let guard = LeaderGuard {
+            running: &self.running,
+        };
+        let outcome = init().await;
+        std::mem::forget(guard);
+        let mut running = lock(&self.running);
+        *running = None;
+        match outcome {
+            Ok(v) => {
+                let _ = self.value.set(v.clone());
+                drop(running);
+                tx.send_replace(Some(Ok(v)));
+                self.value.get().ok_or_else(cancelled)
+            }
+            Err(e) => {
+                drop(running);
+                let e = Arc::new(e);
+                tx.send_replace(Some(Err(Arc::clone(&e))));
+                Err(Error::shared(&e))
+            }
+        }
+    }
+}
+
+/// Clears a flight whose leader was dropped before it finished; its
+/// sender, dropped too, tells the waiters.
+struct LeaderGuard<'a, T> {
+    running: &'a Mutex<Option<Flight<T>>>,
+}
+
+impl<T> Drop for LeaderGuard<'_, T> {
+    fn drop(&mut self) {
+        *lock(self.running) = None;
+    }
+}
+
+fn cancelled() -> Error {
+    Error::Credentials {
+        profile: None,
+        source: "the request that the call waited for was cancelled; call again".into(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for Generation {

@@ -185,6 +185,81 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A copy of `shared` for each caller that waited on the same attempt
+    /// (single-flight identity and refresh): the same variant and fields,
+    /// and the same cause, which every copy shares.
+    pub(crate) fn shared(shared: &std::sync::Arc<Error>) -> Self {
+        let source: BoxError = Box::new(SharedCause(std::sync::Arc::clone(shared)));
+        match &**shared {
+            Error::InvalidInput {
+                what,
+                value,
+                reason,
+            } => Error::InvalidInput {
+                what,
+                value: value.clone(),
+                reason: reason.clone(),
+            },
+            Error::ProfileNotFound { profile, files } => Error::ProfileNotFound {
+                profile: profile.clone(),
+                files: files.clone(),
+            },
+            Error::Credentials { profile, .. } => Error::Credentials {
+                profile: profile.clone(),
+                source,
+            },
+            Error::AssumeRole { role_arn, .. } => Error::AssumeRole {
+                role_arn: role_arn.clone(),
+                source,
+            },
+            Error::Snapshot { path, .. } => Error::Snapshot {
+                path: path.clone(),
+                source,
+            },
+            Error::Service {
+                operation, code, ..
+            } => Error::Service {
+                operation,
+                code: code.clone(),
+                source,
+            },
+        }
+    }
+}
+
+/// An error and its causes on one line (`error: cause: cause`), for logs.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// The cause of an error that several callers share: shows as the cause
+/// of the original error, and continues its chain.
+#[derive(Debug)]
+struct SharedCause(std::sync::Arc<Error>);
+
+impl std::fmt::Display for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match std::error::Error::source(&*self.0) {
+            Some(cause) => write!(f, "{cause}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for SharedCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0).and_then(std::error::Error::source)
+    }
+}
+
 /// The AWS error code of an SDK error; when the SDK could not read one, the
 /// raw body's XML `<Code>`, else `HTTP <status>`.
 fn code_of<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(

@@ -71,9 +71,11 @@ impl fmt::Display for WhoAmI {
 
 impl SessionManager {
     /// The caller's identity: one STS `GetCallerIdentity`, cached until
-    /// [`clear_cache`](Self::clear_cache). Concurrent first callers wait for
-    /// one request; if it fails, the next waiting caller tries again, so
-    /// each gets the identity or an error, and no error is cached.
+    /// [`clear_cache`](Self::clear_cache). Concurrent callers share one
+    /// request and its outcome: a wave of N callers sends one
+    /// `GetCallerIdentity` (with the client's retries), and every caller gets
+    /// the identity or the same error. No error is kept: the next call after
+    /// a failure tries again.
     ///
     /// It always asks STS, even when the credentials carry an account id
     /// (assumed roles, SSO, container credentials do): STS's answer also
