@@ -7,6 +7,14 @@ mod moto;
 mod proxy;
 pub mod sources;
 
+/// The skill file shipped for coding agents (`skills/bsm/SKILL.md`): its
+/// examples are compiled as doc tests here, so they cannot drift from the
+/// API.
+#[doc = include_str!("../../skills/bsm/SKILL.md")]
+// Prose for agents, with YAML front matter: names in it are not code.
+#[allow(clippy::doc_markdown)]
+pub mod skill {}
+
 pub use moto::{Moto, moto, venv_bin};
 pub use proxy::{Fault, Proxy, Recorded};
 

@@ -134,6 +134,7 @@ struct Rule {
 struct Shared {
     log: Mutex<Vec<Recorded>>,
     rules: Mutex<Vec<Rule>>,
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -213,6 +214,14 @@ impl Proxy {
             .count()
     }
 
+    /// How many connections clients opened to the proxy so far.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Forgets what was recorded.
     ///
     /// # Panics
@@ -275,6 +284,9 @@ async fn serve(
             _ = &mut stopped => return,
         };
         let Ok((stream, _)) = accepted else { continue };
+        shared
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (shared, client) = (Arc::clone(&shared), client.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
@@ -394,6 +406,12 @@ async fn forward(
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
+    // Hop-by-hop: moto's server closes every connection; the proxy keeps
+    // its clients' connections open, as a real endpoint does, so a test can
+    // see whether clients share a pool.
+    for hop in ["connection", "keep-alive", "transfer-encoding"] {
+        resp.headers_mut().remove(hop);
+    }
     Ok(resp)
 }
 

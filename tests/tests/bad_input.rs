@@ -139,27 +139,27 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
     );
     row!(
         "missing snapshot",
-        SessionManager::from_snapshot_file(Some(&dir.join("missing.json"))).await,
+        SessionManager::from_snapshot_file(&dir.join("missing.json")).await,
         Want::Snapshot(dir.join("missing.json"))
     );
     row!(
         "snapshot is a directory",
-        SessionManager::from_snapshot_file(Some(&dir.join("a-directory.json"))).await,
+        SessionManager::from_snapshot_file(&dir.join("a-directory.json")).await,
         Want::Snapshot(dir.join("a-directory.json"))
     );
     row!(
         "malformed snapshot",
-        SessionManager::from_snapshot_file(Some(&dir.join("malformed.json"))).await,
+        SessionManager::from_snapshot_file(&dir.join("malformed.json")).await,
         Want::Snapshot(dir.join("malformed.json"))
     );
     row!(
         "snapshot with an unknown key",
-        SessionManager::from_snapshot_file(Some(&dir.join("unknown-key.json"))).await,
+        SessionManager::from_snapshot_file(&dir.join("unknown-key.json")).await,
         Want::Snapshot(dir.join("unknown-key.json"))
     );
     row!(
         "snapshot without a secret",
-        SessionManager::from_snapshot_file(Some(&dir.join("no-secret.json"))).await,
+        SessionManager::from_snapshot_file(&dir.join("no-secret.json")).await,
         Want::Snapshot(dir.join("no-secret.json"))
     );
     row!(

@@ -147,7 +147,7 @@ async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
     let dir = temp_dir("bsm-handoff");
     let path = dir.join("snap.json");
     {
-        let guard = bsm.temp_snapshot(Some(&path)).await.unwrap();
+        let guard = bsm.temp_snapshot(&path).await.unwrap();
         assert_eq!(guard.path(), path);
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
@@ -165,7 +165,7 @@ async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
 
     // An existing file is never lost.
     std::fs::write(&path, "precious").unwrap();
-    let err = bsm.temp_snapshot(Some(&path)).await.unwrap_err();
+    let err = bsm.temp_snapshot(&path).await.unwrap_err();
     assert!(
         matches!(&err, Error::Snapshot { path: p, .. } if p == &path),
         "{err:?}"
@@ -174,13 +174,140 @@ async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
     std::fs::remove_file(&path).unwrap();
 
     // A panic inside the scope still removes the file.
-    let guard = bsm.temp_snapshot(Some(&path)).await.unwrap();
+    let guard = bsm.temp_snapshot(&path).await.unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _guard = guard;
         panic!("boom inside the snapshot scope");
     }));
     assert!(result.is_err());
     assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn concurrent_writers_of_one_new_path_make_one_file_and_clobber_nothing() {
+    let dir = temp_dir("bsm-race");
+    let path = dir.join("snap.json");
+    let snapshots: Vec<Snapshot> = (0..8)
+        .map(|i| Snapshot {
+            region_name: None,
+            aws_access_key_id: format!("AKIARACE{i:012}"),
+            aws_secret_access_key: format!("secret-{i}"),
+            aws_session_token: None,
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = snapshots
+            .iter()
+            .map(|snap| {
+                let (barrier, path) = (&barrier, &path);
+                scope.spawn(move || {
+                    barrier.wait();
+                    snap.write_new(path).is_ok()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one writer wins"
+    );
+    let winner = results.iter().position(|ok| *ok).unwrap();
+    assert_eq!(
+        Snapshot::read(&path).unwrap(),
+        snapshots[winner],
+        "the file is the winner's, whole"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["snap.json"], "no temporary file is left behind");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn snapshots_are_read_only_from_the_users_own_small_regular_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("bsm-openssh");
+    let good = Snapshot {
+        region_name: Some("us-east-1".into()),
+        aws_access_key_id: "AKIAOWNFILE000000001".into(),
+        aws_secret_access_key: "own-secret".into(),
+        aws_session_token: None,
+    };
+    let real = dir.join("real.json");
+    good.write_new(&real).unwrap();
+    assert_eq!(Snapshot::read(&real).unwrap(), good);
+
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let big = dir.join("big.json");
+    std::fs::write(&big, " ".repeat(70 * 1024) + &good.to_json()).unwrap();
+    let others = dir.join("others.json");
+    good.write_new(&others).unwrap();
+    // Owned by another user (the tests run as root here; elsewhere chown
+    // fails and that row is skipped).
+    let chowned = std::os::unix::fs::chown(&others, Some(65_534), Some(65_534)).is_ok();
+    let mut rows: Vec<(&str, std::path::PathBuf, &str)> = vec![
+        ("symlink", link, "symbolic link"),
+        ("oversized", big, "over 65536 bytes"),
+        ("a device", "/dev/zero".into(), "not a regular file"),
+        ("a directory", dir.clone(), "directory"),
+    ];
+    if chowned {
+        rows.push(("another user's", others, "belongs to user id 65534"));
+    }
+    for (name, path, want) in rows {
+        let err = Snapshot::read(&path).unwrap_err();
+        let chain = bsm_tests::error_chain(&err);
+        assert!(
+            matches!(&err, Error::Snapshot { path: p, .. } if p == &path),
+            "{name}: {err:?}"
+        );
+        assert!(chain.contains(want), "{name}: {chain}");
+    }
+    // Readable by others (as the Python package writes it): read, with a warning.
+    let loose = dir.join("loose.json");
+    std::fs::write(&loose, good.to_json()).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(Snapshot::read(&loose).unwrap(), good);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_snapshot_guard_deletes_only_the_file_it_wrote() {
+    let bsm = manager(&moto().endpoint()).await;
+    let dir = temp_dir("bsm-guard");
+    let path = dir.join("snap.json");
+    let guard = bsm.temp_snapshot(&path).await.unwrap();
+    // Another process replaces the file meanwhile.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "someone else's file").unwrap();
+    drop(guard);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "someone else's file",
+        "left alone"
+    );
+    std::fs::remove_file(&path).unwrap();
+
+    // A relative path is made absolute when written: a change of directory
+    // before the guard drops does not make it delete another file.
+    let previous = std::env::current_dir().unwrap();
+    std::env::set_current_dir(&dir).unwrap();
+    let guard = bsm.temp_snapshot("relative.json").await;
+    std::env::set_current_dir(&previous).unwrap();
+    let guard = guard.unwrap();
+    assert_eq!(guard.path(), dir.join("relative.json"));
+    std::fs::write(previous.join("relative.json"), "not the snapshot").unwrap_or(());
+    drop(guard);
+    assert!(!dir.join("relative.json").exists(), "the snapshot is gone");
+    let _ = std::fs::remove_file(previous.join("relative.json"));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -212,9 +339,7 @@ async fn bad_snapshot_files_are_typed_errors_naming_the_path() {
         if let Some(c) = content {
             std::fs::write(&path, c).unwrap();
         }
-        let err = SessionManager::from_snapshot_file(Some(&path))
-            .await
-            .unwrap_err();
+        let err = SessionManager::from_snapshot_file(&path).await.unwrap_err();
         assert!(
             matches!(&err, Error::Snapshot { path: p, .. } if p == &path),
             "{name}: {err:?}"
@@ -262,7 +387,7 @@ async fn snapshots_cross_to_python_and_back() {
         .unwrap();
     let dir = temp_dir("bsm-handoff");
     let path = dir.join("from-rust.json");
-    let _guard = role.temp_snapshot(Some(&path)).await.unwrap();
+    let _guard = role.temp_snapshot(&path).await.unwrap();
     let out = isolated("python")
         .arg("-c")
         .arg(

@@ -45,7 +45,7 @@ async fn no_secret_in_debug_errors_or_logs() {
     let path = std::env::temp_dir()
         .join(unique("bsm-secrets"))
         .with_extension("json");
-    drop(bsm.temp_snapshot(Some(&path)).await.unwrap());
+    drop(bsm.temp_snapshot(&path).await.unwrap());
     bsm.clear_cache();
 
     texts.extend([

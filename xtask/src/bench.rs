@@ -132,7 +132,7 @@ pub fn python() -> Result<(), String> {
         "build",
         "--release",
         "--package",
-        "bsm",
+        "bsm-aws",
         "--example",
         "bench_probe",
         "--features",
@@ -238,7 +238,7 @@ pub fn build() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
-    let bsm_path = root.join("crates/bsm");
+    let bsm_path = root.join("crates/bsm-aws");
     let main_rs = "#[tokio::main]\nasync fn main() {\n    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;\n    let s3 = aws_sdk_s3::Client::new(&config);\n    let _ = s3.list_buckets().send().await;\n}\n";
     let bsm_rs = "#[tokio::main]\nasync fn main() {\n    let Ok(bsm) = bsm::SessionManager::from_env().await else { return };\n    let _ = bsm.s3_client().list_buckets().send().await;\n}\n";
     let tokio = r#"tokio = { version = "1", features = ["macros", "rt-multi-thread"] }"#;
@@ -261,7 +261,7 @@ pub fn build() -> Result<(), String> {
         (
             "bsm, features = [\"s3\"] (defaults sts, iam on)",
             format!(
-                "bsm = {{ path = {:?}, features = [\"s3\"] }}\n{tokio}",
+                "bsm = {{ package = \"bsm-aws\", path = {:?}, features = [\"s3\"] }}\n{tokio}",
                 bsm_path.display().to_string()
             ),
             bsm_rs,
@@ -269,7 +269,7 @@ pub fn build() -> Result<(), String> {
         (
             "bsm, default-features = false, features = [\"s3\"]",
             format!(
-                "bsm = {{ path = {:?}, default-features = false, features = [\"s3\"] }}\n{tokio}",
+                "bsm = {{ package = \"bsm-aws\", path = {:?}, default-features = false, features = [\"s3\"] }}\n{tokio}",
                 bsm_path.display().to_string()
             ),
             bsm_rs,

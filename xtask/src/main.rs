@@ -1,18 +1,32 @@
 //! bsm's project automation, run as `cargo xtask <command>`.
 //!
-//! - `regen`: rebuild services.toml and the generated Cargo blocks;
+//! - `regen`: rebuild services.toml and the files derived from it;
 //! - `demo`: start the moto emulator on loopback and run `examples/tour.rs`;
-//! - `test`: the whole suite (fmt, clippy, tests) with the emulator installed;
+//! - `test`: the whole suite (fmt, clippy, the docs as docs.rs builds them,
+//!   the packages as crates.io receives them, the tests) with the emulator
+//!   installed, timing each step;
+//! - `docs-rs`, `package`: two steps of `test` on their own;
 //! - `bench-python`, `bench-build`: the measurements behind BENCHMARKS.md.
 
 mod bench;
 mod emulator;
+mod publish;
 mod regen;
+
+// The proc macro's own reading of services.toml, compiled a second time here
+// so that regen rejects exactly what `bsm_macros::services!()` rejects.
+// validate.rs refers to its sibling as `crate::model`, so both sit at the
+// crate root, as they do in bsm-macros.
+#[path = "../../crates/bsm-macros/src/model.rs"]
+mod model;
 #[cfg(test)]
 mod regen_tests;
+#[path = "../../crates/bsm-macros/src/validate.rs"]
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Instant;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -20,13 +34,23 @@ usage: cargo xtask <command>
 commands:
   regen [--manifest URL|PATH] [--offline] [--check]
         rebuild services.toml from the SDK release manifest (default: the
-        aws-sdk-rust versions.toml on GitHub) and the generated Cargo blocks;
-        --offline derives the blocks from services.toml only; --check writes
-        nothing and fails naming each stale file
+        aws-sdk-rust versions.toml on GitHub) and the files derived from it
+        (the generated Cargo blocks, the packaged copies of services.toml and
+        README.md); print how close bsm-core and bsm-aws come to crates.io's
+        caps (300 features, 500 dependencies); --offline derives the files
+        from services.toml only; --check writes nothing and fails naming each
+        stale file
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
-  test  same set-up, then cargo fmt --check, clippy -D warnings, the doc tests
-        and every test
+  test  same set-up, then cargo fmt --check, clippy -D warnings, the docs as
+        docs.rs builds them (into target/docsrs), cargo package with
+        verification, the doc tests and every test; prints each step's time
+  docs-rs
+        that step alone: the docs of bsm-core and bsm-aws as docs.rs builds
+        them, and the feature badge on `s3_client`
+  package
+        that step alone: cargo package of the published crates, each built
+        from its .crate against the others
   bench-python
         bsm beside the Python original (boto-session-manager) against one
         moto: accessor, first client, cold process, concurrent first callers
@@ -35,12 +59,17 @@ commands:
         aws-config + aws-sdk-s3, and cargo check of bsm-core with every
         service accessor expanded vs none (takes many minutes)";
 
+const DOCS_RS: &str = "docs as docs.rs builds them";
+const PACKAGE: &str = "cargo package, verified";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("regen") => parse_regen(&args[1..]).and_then(|o| regen::run(&root(), &o)),
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("docs-rs") => step(DOCS_RS, publish::docs_rs),
+        Some("package") => step(PACKAGE, publish::package),
         Some("bench-python") => bench::python(),
         Some("bench-build") => bench::build(),
         Some("-h" | "--help") => {
@@ -114,11 +143,11 @@ fn demo() -> Result<(), String> {
     cmd.args([
         "run",
         "--package",
-        "bsm",
+        "bsm-aws",
         "--example",
         "tour",
         "--features",
-        "s3,sqs",
+        "s3,sqs,iam",
     ]);
     for (k, v) in emulator::demo_env(&moto.endpoint()) {
         cmd.env(k, v);
@@ -128,29 +157,57 @@ fn demo() -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
-    let venv = emulator::ensure_venv(&root())?;
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    run(fmt)?;
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    run(clippy)?;
-    let mut doc = cargo();
-    doc.args(["test", "--workspace", "--doc"]);
-    isolate_from_aws(&mut doc);
-    run(doc)?;
-    let mut tests = cargo();
-    tests.args(["test", "--workspace", "--all-targets"]);
-    tests.env("BSM_VENV", &venv);
-    isolate_from_aws(&mut tests);
-    run(tests)
+    let start = Instant::now();
+    let venv = step("emulator", || emulator::ensure_venv(&root()))?;
+    step("fmt", || {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        run(fmt)
+    })?;
+    step("clippy", || {
+        let mut clippy = cargo();
+        clippy.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        run(clippy)
+    })?;
+    step(DOCS_RS, publish::docs_rs)?;
+    step(PACKAGE, publish::package)?;
+    step("doc tests", || {
+        let mut doc = cargo();
+        doc.args(["test", "--workspace", "--doc"]);
+        isolate_from_aws(&mut doc);
+        run(doc)
+    })?;
+    step("tests", || {
+        let mut tests = cargo();
+        tests.args(["test", "--workspace", "--all-targets"]);
+        tests.env("BSM_VENV", &venv);
+        isolate_from_aws(&mut tests);
+        run(tests)
+    })?;
+    println!("cargo xtask test: all steps passed in {}", seconds(start));
+    Ok(())
+}
+
+/// Runs one step of `cargo xtask test` and prints its wall time, so a slow
+/// step shows itself.
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    println!("==> {name}");
+    let start = Instant::now();
+    let result = f();
+    let outcome = if result.is_ok() { "done" } else { "FAILED" };
+    println!("==> {name}: {outcome} in {}", seconds(start));
+    result
+}
+
+fn seconds(start: Instant) -> String {
+    format!("{:.1} s", start.elapsed().as_secs_f64())
 }
 
 /// The tests talk to the emulator only: no keys, profile, region or endpoint

@@ -1,17 +1,27 @@
 //! `cargo xtask regen`: rebuilds `services.toml` from the SDK release manifest
-//! and derives the generated `[features]` blocks of `bsm-core` and `bsm`.
+//! and derives from it the generated blocks of `bsm-core`'s and `bsm-aws`'s
+//! Cargo.toml, plus the copies that ship inside packages (bsm-macros'
+//! services.toml, bsm-aws' README.md).
 //!
 //! The network step (fetching the manifest) is separate from the derivation
 //! step, which only reads `services.toml`; `--offline` runs the latter alone.
-//! Nothing is written until every output has been computed, so a bad manifest
+//! services.toml is judged by the proc macro's own code (`crate::model`,
+//! `crate::validate`), so regen never writes a file that `services!()` would
+//! reject. Nothing is written until every output has been computed and every
+//! check has passed (the macro's rules, crates.io's caps), so a bad manifest
 //! or an unreachable URL leaves every file as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::fs::OpenOptions;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
+
+use crate::{model, validate};
 
 /// Where the SDK publishes its release manifest.
 pub const DEFAULT_MANIFEST: &str =
@@ -25,8 +35,26 @@ pub const MARKER: &str =
 /// switches the accessor on, the dependency itself is not optional.
 const ALWAYS_ON: &[&str] = &["aws-sdk-sts"];
 
-/// The default features: what identity needs.
-const DEFAULT_FEATURES: &[&str] = &["iam", "sts"];
+/// The copies that ship inside packages, each kept equal to its source at the
+/// workspace root: `(copy, source)`.
+const COPIES: &[(&str, &str)] = &[
+    ("crates/bsm-macros/services.toml", "services.toml"),
+    ("crates/bsm-aws/README.md", "README.md"),
+];
+
+/// crates.io refuses a crate with more features or more dependencies than this.
+const CRATES_IO_MAX_FEATURES: usize = 300;
+const CRATES_IO_MAX_DEPENDENCIES: usize = 500;
+
+/// A line of README.md saying that the crates.io caps are known and
+/// documented (the crate runs under a limit raised by crates.io, or is not
+/// published as is); without it, passing a cap is an error.
+pub const LIMITS_MARKER: &str = "<!-- bsm:crates-io-limits -->";
+
+/// Features on by default: none. STS is compiled in whatever the features
+/// (identity and assume role need it); a user who adds bsm to a project
+/// pays for the services they name and nothing more.
+const DEFAULT_FEATURES: &[&str] = &[];
 
 /// Cargo features every optional service dependency is built with: the
 /// modern hyper 1 HTTPS client and the tokio runtime, without the legacy
@@ -58,19 +86,31 @@ pub struct Options {
     pub check: bool,
 }
 
-/// One entry of services.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of services.toml, without the source positions that
+/// [`model::Service`] keeps for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
-    #[serde(rename = "crate")]
     pub krate: String,
     pub feature: String,
     pub accessor: String,
     pub path: String,
-    #[serde(default)]
     pub retired: bool,
     pub display_name: Option<String>,
     pub note: Option<String>,
+}
+
+impl From<model::Service> for Service {
+    fn from(s: model::Service) -> Self {
+        Self {
+            krate: s.krate.value,
+            feature: s.feature.value,
+            accessor: s.accessor.value,
+            path: s.path.value,
+            retired: s.retired,
+            display_name: s.display_name,
+            note: s.note,
+        }
+    }
 }
 
 impl Service {
@@ -90,13 +130,6 @@ impl Service {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServicesFile {
-    #[serde(default)]
-    service: Vec<Service>,
-}
-
-#[derive(Debug, Deserialize)]
 struct Manifest {
     crates: BTreeMap<String, ManifestCrate>,
 }
@@ -112,6 +145,108 @@ pub struct Plan {
     pub files: Vec<(PathBuf, String)>,
     pub added: Vec<String>,
     pub retired_now: Vec<String>,
+    /// How close each published crate comes to crates.io's caps.
+    pub headroom: Vec<Headroom>,
+    /// Whether README.md has the [`LIMITS_MARKER`] line.
+    pub limits_documented: bool,
+}
+
+impl Plan {
+    /// The error for a crate past a crates.io cap, unless README.md says
+    /// that this is known.
+    pub fn limits_problem(&self) -> Option<String> {
+        if self.limits_documented {
+            return None;
+        }
+        let over: Vec<String> = self
+            .headroom
+            .iter()
+            .filter(|h| h.is_over())
+            .map(ToString::to_string)
+            .collect();
+        if over.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "crates.io would refuse to publish:\n  {}\n\
+             Ask help@crates.io for a higher limit (or split the crate), and say so in \
+             README.md under a line `{LIMITS_MARKER}`.",
+            over.join("\n  ")
+        ))
+    }
+}
+
+/// How many features and dependencies a crate declares, against crates.io's caps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headroom {
+    pub package: &'static str,
+    pub features: usize,
+    pub dependencies: usize,
+}
+
+impl Headroom {
+    /// Counts what the generated Cargo.toml `text` declares.
+    ///
+    /// Features: the keys of `[features]` other than `default` (the optional
+    /// dependencies are all named through `dep:`, so cargo adds no implicit
+    /// feature for them). Dependencies: the entries of `[dependencies]` and
+    /// `[build-dependencies]`, and of their `[target.*]` forms;
+    /// `[dev-dependencies]` are not counted.
+    fn count(package: &'static str, text: &str) -> Result<Self, String> {
+        let manifest: toml::Table =
+            toml::from_str(text).map_err(|e| format!("generated {package} Cargo.toml: {e}"))?;
+        let len = |table: &toml::Table, key: &str| {
+            table
+                .get(key)
+                .and_then(toml::Value::as_table)
+                .map_or(0, toml::Table::len)
+        };
+        let features = manifest
+            .get("features")
+            .and_then(toml::Value::as_table)
+            .map_or(0, |t| t.keys().filter(|k| *k != "default").count());
+        let mut tables = vec![&manifest];
+        if let Some(targets) = manifest.get("target").and_then(toml::Value::as_table) {
+            tables.extend(targets.values().filter_map(toml::Value::as_table));
+        }
+        let dependencies = tables
+            .iter()
+            .map(|t| len(t, "dependencies") + len(t, "build-dependencies"))
+            .sum();
+        Ok(Self {
+            package,
+            features,
+            dependencies,
+        })
+    }
+
+    fn is_over(&self) -> bool {
+        self.features > CRATES_IO_MAX_FEATURES || self.dependencies > CRATES_IO_MAX_DEPENDENCIES
+    }
+}
+
+impl fmt::Display for Headroom {
+    /// `bsm-core: 456 features (cap 300: 156 over), 473 dependencies (cap 500: 27 left)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let against = |n: usize, cap: usize| {
+            if n > cap {
+                format!("cap {cap}: {} over", n - cap)
+            } else {
+                format!("cap {cap}: {} left", cap - n)
+            }
+        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            f,
+            "{}: {} ({}), {} ({})",
+            self.package,
+            plural(self.features, "feature", "features"),
+            against(self.features, CRATES_IO_MAX_FEATURES),
+            plural(self.dependencies, "dependency", "dependencies"),
+            against(self.dependencies, CRATES_IO_MAX_DEPENDENCIES),
+        )
+    }
 }
 
 /// Runs `cargo xtask regen` in the workspace at `root`.
@@ -122,31 +257,39 @@ pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
         (None, true) => None,
     };
     let plan = plan(root, manifest_text.as_deref())?;
+    for h in &plan.headroom {
+        println!("{h}");
+    }
+    let limits = plan.limits_problem();
+    let stale: Vec<&(PathBuf, String)> = plan
+        .files
+        .iter()
+        .filter(|(path, want)| std::fs::read_to_string(path).ok().as_deref() != Some(want))
+        .collect();
+    let shown = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
     if opts.check {
-        let stale: Vec<_> = plan
-            .files
-            .iter()
-            .filter(|(path, want)| std::fs::read_to_string(path).ok().as_deref() != Some(want))
-            .map(|(path, _)| {
-                path.strip_prefix(root)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        if stale.is_empty() {
-            println!("regen --check: {} files up to date", plan.files.len());
-            return Ok(());
-        }
         let fix = match &opts.manifest {
             Some(m) => format!("cargo xtask regen --manifest {m}"),
             None => "cargo xtask regen --offline".to_owned(),
         };
-        return Err(stale
+        let problems: Vec<String> = stale
             .iter()
-            .map(|f| format!("{f} is out of date; run `{fix}` and commit"))
-            .collect::<Vec<_>>()
-            .join("\n"));
+            .map(|(path, _)| format!("{} is out of date; run `{fix}` and commit", shown(path)))
+            .chain(limits)
+            .collect();
+        if problems.is_empty() {
+            println!("regen --check: {} files up to date", plan.files.len());
+            return Ok(());
+        }
+        return Err(problems.join("\n"));
+    }
+    if let Some(limits) = limits {
+        return Err(limits);
     }
     for name in &plan.added {
         println!("added: {name}");
@@ -154,14 +297,9 @@ pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
     for name in &plan.retired_now {
         println!("removed from the manifest, kept as retired: {name}");
     }
-    for (path, text) in &plan.files {
-        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
-            write_atomic(path, text)?;
-            println!(
-                "wrote {}",
-                path.strip_prefix(root).unwrap_or(path).display()
-            );
-        }
+    write_all(&stale)?;
+    for (path, _) in stale {
+        println!("wrote {}", shown(path));
     }
     Ok(())
 }
@@ -190,7 +328,7 @@ pub fn plan(root: &Path, manifest: Option<&str>) -> Result<Plan, String> {
     let services_path = root.join("services.toml");
     let current_text = std::fs::read_to_string(&services_path)
         .map_err(|e| format!("cannot read {}: {e}", services_path.display()))?;
-    let current = parse_services(&current_text)?;
+    let current = check_services(&current_text)?;
     let mut added = Vec::new();
     let mut retired_now = Vec::new();
     let mut services = match manifest {
@@ -226,19 +364,48 @@ pub fn plan(root: &Path, manifest: Option<&str>) -> Result<Plan, String> {
         }
     };
     services.sort_by(|a, b| a.krate.cmp(&b.krate));
-    validate(&services)?;
+    let services_text = render_services(&services);
+    // The merge with the manifest can bring in entries the macro would
+    // reject; judge the text that would be written, as the macro will.
+    check_services(&services_text).map_err(|e| {
+        format!("services.toml as regen would write it (nothing was written):\n{e}")
+    })?;
     let core_path = root.join("crates/bsm-core/Cargo.toml");
-    let facade_path = root.join("crates/bsm/Cargo.toml");
+    let facade_path = root.join("crates/bsm-aws/Cargo.toml");
     let core = splice(&core_path, &core_block(&services))?;
     let facade = splice(&facade_path, &facade_block(&services))?;
+    let headroom = vec![
+        Headroom::count("bsm-core", &core)?,
+        Headroom::count("bsm-aws", &facade)?,
+    ];
+    let mut files = vec![
+        (services_path, services_text),
+        (core_path, core),
+        (facade_path, facade),
+    ];
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    for (copy, source) in COPIES {
+        let source = root.join(source);
+        // A copy of a file regen writes is a copy of what it writes.
+        let planned = files.iter().find(|(p, _)| *p == source);
+        let text = if let Some((_, text)) = planned {
+            text.clone()
+        } else {
+            read(&source)?
+        };
+        files.push((root.join(copy), text));
+    }
+    let limits_documented = read(&root.join("README.md"))?
+        .lines()
+        .any(|l| l.trim() == LIMITS_MARKER);
     Ok(Plan {
-        files: vec![
-            (services_path, render_services(&services)),
-            (core_path, core),
-            (facade_path, facade),
-        ],
+        files,
         added,
         retired_now,
+        headroom,
+        limits_documented,
     })
 }
 
@@ -258,63 +425,24 @@ pub fn manifest_service_crates(text: &str) -> Result<BTreeSet<String>, String> {
     Ok(crates)
 }
 
-fn parse_services(text: &str) -> Result<Vec<Service>, String> {
-    let file: ServicesFile = toml::from_str(text).map_err(|e| format!("services.toml: {e}"))?;
-    Ok(file.service)
-}
-
-/// The same rules the proc macro enforces, so regen never writes a file the
-/// macro would reject.
-fn validate(services: &[Service]) -> Result<(), String> {
-    let mut seen: [BTreeSet<&str>; 4] = Default::default();
-    let mut problems = Vec::new();
-    for s in services {
-        for (what, name) in [("accessor", &s.accessor), ("path", &s.path)] {
-            if !is_ident(name) {
-                problems.push(format!(
-                    "{}: {what} `{name}` is not a Rust identifier",
-                    s.krate
-                ));
-            }
-        }
-        let feature_ok = s.feature.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.feature
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !feature_ok {
-            problems.push(format!(
-                "{}: feature `{}` is not a valid name",
-                s.krate, s.feature
-            ));
-        }
-        let names = [&s.krate, &s.feature, &s.accessor, &s.path];
-        for (set, name) in seen.iter_mut().zip(names) {
-            if !set.insert(name) {
-                problems.push(format!("{}: `{name}` is used twice", s.krate));
-            }
-        }
-    }
+/// Reads services.toml with the proc macro's parser and applies the proc
+/// macro's rules; each problem is reported as the macro reports it,
+/// `services.toml:LINE:COL: message`.
+fn check_services(text: &str) -> Result<Vec<Service>, String> {
+    let (parsed, mut problems) = model::parse(text);
+    let (good, more) = validate::validate(parsed);
+    problems.extend(more);
     if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
+        return Ok(good.into_iter().map(Service::from).collect());
     }
-}
-
-/// A Rust identifier that is not a keyword (so it can be used without `r#`).
-pub fn is_ident(s: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-        "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-        "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
-        "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box",
-        "do", "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-    ];
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && s != "_"
-        && !KEYWORDS.contains(&s)
+    Err(problems
+        .iter()
+        .map(|p| {
+            let (line, col) = model::line_col(text, p.span.start);
+            format!("services.toml:{line}:{col}: {}", p.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 fn render_services(services: &[Service]) -> String {
@@ -409,16 +537,78 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// Writes through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file.
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("regen-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
+/// Writes each file through a temporary file in its folder and a rename, so
+/// a reader never sees half a file. Every temporary file is written before
+/// the first rename: a full disk or a missing folder leaves every file as it
+/// was, and no temporary file behind.
+fn write_all(files: &[&(PathBuf, String)]) -> Result<(), String> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let remove = |staged: &[(PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+    };
+    for (path, text) in files {
+        match stage(path, text) {
+            Ok(tmp) => staged.push((tmp, path)),
+            Err(e) => {
+                remove(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            remove(&staged[i..]);
+            return Err(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `text` to a new file beside `path` whose name no other process
+/// uses (`.NAME.PID.RANDOM.tmp`, created exclusively); returns its path.
+fn stage(path: &Path, text: &str) -> Result<PathBuf, String> {
+    let cannot = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(format!("cannot write {}: not a file path", path.display()));
+    };
+    loop {
+        let tmp = dir.join(format!(
+            ".{}.{}.{:016x}.tmp",
+            name.to_string_lossy(),
+            std::process::id(),
+            random()
+        ));
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(cannot(e)),
+        };
+        // Keep the mode of the file being replaced.
+        let kept =
+            std::fs::metadata(path).map_or(Ok(()), |m| file.set_permissions(m.permissions()));
+        return match kept.and_then(|()| file.write_all(text.as_bytes())) {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                drop(file);
+                let _ = std::fs::remove_file(&tmp);
+                Err(cannot(e))
+            }
+        };
+    }
+}
+
+/// 64 random bits without a dependency: std's `RandomState` is seeded from
+/// the OS once per thread and steps its keys on every `new`.
+fn random() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }
 
 #[cfg(test)]
@@ -440,12 +630,50 @@ mod tests {
     }
 
     #[test]
-    fn identifiers() {
-        assert!(is_ident("s3_client"));
-        assert!(!is_ident("type"));
-        assert!(is_ident("lambda_client"));
-        assert!(!is_ident("3d_client"));
-        assert!(!is_ident("a-b"));
+    fn temporary_names_are_unique() {
+        let dir = std::env::temp_dir().join(format!("bsm-regen-stage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("file.txt");
+        let (a, b) = (stage(&path, "a").unwrap(), stage(&path, "b").unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), Some(dir.as_path()));
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!(".file.txt.{}.", std::process::id())),
+            "{name}"
+        );
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "b");
+        std::fs::remove_file(a).unwrap();
+        std::fs::remove_file(b).unwrap();
+
+        write_all(&[&(path.clone(), "c".to_owned())]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "c");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["file.txt"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn headroom_counts_and_reads() {
+        let text = "[package]\nname = \"x\"\n[dependencies]\na = \"1\"\nb = \"1\"\n\
+                    [build-dependencies]\nc = \"1\"\n[dev-dependencies]\nd = \"1\"\n\
+                    [target.'cfg(unix)'.dependencies]\ne = \"1\"\n\
+                    [features]\ndefault = [\"f\"]\nf = []\ng = []\n";
+        let h = Headroom::count("x", text).unwrap();
+        assert_eq!((h.features, h.dependencies), (2, 4));
+        let h = Headroom {
+            package: "bsm-core",
+            features: 456,
+            dependencies: 473,
+        };
+        assert_eq!(
+            h.to_string(),
+            "bsm-core: 456 features (cap 300: 156 over), 473 dependencies (cap 500: 27 left)"
+        );
+        assert!(h.is_over());
     }
 
     #[test]

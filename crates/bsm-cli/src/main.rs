@@ -1,15 +1,22 @@
 //! The `bsm` command: who am I, run a command with AWS credentials in its
 //! environment, export them (shell, JSON, `credential_process`), and
-//! credential snapshots. A thin layer over the `bsm` library.
+//! credential snapshots. A thin layer over the `bsm` library: this file
+//! parses and dispatches; each subcommand lives in its own module.
+
+mod exec;
+mod export;
+mod prompt;
+mod snapshot;
 
 use std::ffi::OsString;
-use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use bsm::{AwsCliEnv, SessionManager, Snapshot};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use bsm::SessionManager;
+use clap::{Args, Parser, Subcommand};
+
+use crate::export::Format;
 
 /// Session manager for AWS: who am I, run commands with credentials, export
 /// them, snapshots.
@@ -66,6 +73,10 @@ enum Cmd {
     /// Run a command with the credentials in its environment; exits with its
     /// exit code.
     Exec {
+        /// Run even inside another `bsm exec` (whose credentials this
+        /// replaces in the child).
+        #[arg(long)]
+        nested: bool,
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -101,20 +112,7 @@ enum SnapshotCmd {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// `export VAR='value'` lines for sh, bash, zsh.
-    Env,
-    /// `set -gx VAR 'value';` lines for fish.
-    Fish,
-    /// `$Env:VAR = 'value'` lines for PowerShell.
-    Powershell,
-    /// A snapshot, readable by `bsm snapshot show` and the Python package.
-    Json,
-    /// The AWS `credential_process` JSON (Version 1).
-    Process,
-}
-
+/// Any error, reported by [`fail`].
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
@@ -132,47 +130,75 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr: the error and its causes.
+/// The error on stderr: one line, except that credentials that cannot be
+/// found also get one short line per source tried and what to do.
 fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut line = err.to_string();
+    let mut tried = Vec::new();
     let mut cause = err.source();
     while let Some(c) = cause {
         let text = c.to_string();
-        if !line.contains(&text) {
+        // aws-config lists the sources of its chain on lines of their own.
+        let (first, rest) = text.split_once("Attempted:").unwrap_or((&text, ""));
+        tried.extend(
+            rest.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+        let first = first.trim().trim_end_matches('.');
+        if !first.is_empty() && !line.contains(first) {
             line.push_str(": ");
-            line.push_str(&text);
+            line.push_str(first);
         }
         cause = c.source();
     }
     eprintln!("bsm: error: {}", line.replace('\n', " "));
+    if let Some(bsm::Error::Credentials { .. }) = err.downcast_ref::<bsm::Error>() {
+        for t in &tried {
+            eprintln!("  tried {t}");
+        }
+        eprintln!(
+            "  to fix: give --profile NAME (see `aws configure list-profiles`), run \
+             `aws sso login` for an SSO profile, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        );
+    }
+    if let Some(bsm::Error::ProfileNotFound { .. }) = err.downcast_ref::<bsm::Error>() {
+        eprintln!(
+            "  to fix: `aws configure list-profiles` lists the profiles there; \
+             `aws configure --profile NAME` makes one"
+        );
+    }
     ExitCode::FAILURE
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    // Showing a snapshot needs no credentials.
-    if let Cmd::Snapshot {
-        action: SnapshotCmd::Show { path },
-    } = &cli.command
-    {
-        let path = match path {
-            Some(p) => p.clone(),
-            None => bsm::default_snapshot_path().ok_or("no home directory: give a PATH")?,
-        };
-        println!("{}", Snapshot::read(&path)?.masked());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let bsm = manager(&cli.global).await?;
     match cli.command {
+        // Needs no credentials.
+        Cmd::Snapshot {
+            action: SnapshotCmd::Show { path },
+        } => snapshot::show(path),
         Cmd::Whoami { no_mask } => {
+            let bsm = manager(&cli.global).await?;
             println!("{}", bsm.who_am_i(!no_mask).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Exec { command } => exec(&bsm.aws_cli_env().await?, &command),
+        Cmd::Exec { nested, command } => {
+            exec::check_nesting(nested)?;
+            let bsm = manager(&cli.global).await?;
+            exec::exec(&bsm.aws_cli_env().await?, &command)
+        }
         Cmd::Export { format } => {
-            print!("{}", export(&bsm, format).await?);
+            let bsm = manager(&cli.global).await?;
+            print!("{}", export::export(&bsm, format).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Snapshot { action } => snapshot(&bsm, action).await,
+        Cmd::Snapshot {
+            action: SnapshotCmd::Save { path, force },
+        } => {
+            let bsm = manager(&cli.global).await?;
+            snapshot::save(&bsm, path, force).await
+        }
     }
 }
 
@@ -204,132 +230,16 @@ async fn manager(g: &Global) -> Result<SessionManager, Failure> {
     if let Some(serial) = &g.mfa_serial {
         let code = match &g.mfa_code {
             Some(c) => c.clone(),
-            None => ask_mfa_code(serial)?,
+            None => prompt::mfa_code(serial)?,
         };
         assume = assume.mfa(serial, code);
     }
     Ok(assume.send().await?)
 }
 
-/// Asks for the MFA code on the terminal (stdin when there is none).
-fn ask_mfa_code(serial: &str) -> Result<String, Failure> {
-    eprint!("MFA code for {serial}: ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    match std::fs::File::open("/dev/tty") {
-        Ok(tty) => std::io::BufReader::new(tty).read_line(&mut line)?,
-        Err(_) => std::io::stdin().lock().read_line(&mut line)?,
-    };
-    Ok(line.trim().to_owned())
-}
-
-fn exec(env: &AwsCliEnv, command: &[OsString]) -> Result<ExitCode, Failure> {
-    let (program, args) = command.split_first().ok_or("exec needs a command")?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    env.apply(&mut cmd);
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run `{}`: {e}", program.to_string_lossy()))?;
-    if let Some(code) = status.code() {
-        return Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt as _;
-        if let Some(signal) = status.signal() {
-            return Ok(ExitCode::from(u8::try_from(128 + signal).unwrap_or(1)));
-        }
-    }
-    Ok(ExitCode::FAILURE)
-}
-
-async fn export(bsm: &SessionManager, format: Format) -> Result<String, Failure> {
-    match format {
-        Format::Json => Ok(format!("{}\n", bsm.to_snapshot().await?.to_json())),
-        Format::Process => {
-            let creds = bsm.credentials().await?;
-            let mut out = serde_json::Map::new();
-            out.insert("Version".into(), 1.into());
-            out.insert("AccessKeyId".into(), creds.access_key_id().into());
-            out.insert("SecretAccessKey".into(), creds.secret_access_key().into());
-            if let Some(token) = creds.session_token() {
-                out.insert("SessionToken".into(), token.into());
-            }
-            if let Some(exp) = bsm.expiration_time().or(creds.expiry()) {
-                let dt = bsm::aws_smithy_types::DateTime::from(exp);
-                let text = dt.fmt(bsm::aws_smithy_types::date_time::Format::DateTime)?;
-                out.insert("Expiration".into(), text.into());
-            }
-            Ok(format!("{}\n", serde_json::Value::Object(out)))
-        }
-        Format::Env | Format::Fish | Format::Powershell => {
-            let env = bsm.aws_cli_env().await?;
-            Ok(env
-                .vars()
-                .map(|(name, value)| shell_line(format, name, value))
-                .collect())
-        }
-    }
-}
-
-fn shell_line(format: Format, name: &str, value: Option<&str>) -> String {
-    match (format, value) {
-        (Format::Fish, Some(v)) => format!(
-            "set -gx {name} '{}';\n",
-            v.replace('\\', "\\\\").replace('\'', "\\'")
-        ),
-        (Format::Fish, None) => format!("set -e {name};\n"),
-        (Format::Powershell, Some(v)) => format!("$Env:{name} = '{}'\n", v.replace('\'', "''")),
-        (Format::Powershell, None) => {
-            format!("Remove-Item Env:{name} -ErrorAction SilentlyContinue\n")
-        }
-        (_, Some(v)) => format!("export {name}='{}'\n", v.replace('\'', r"'\''")),
-        (_, None) => format!("unset {name}\n"),
-    }
-}
-
-async fn snapshot(bsm: &SessionManager, action: SnapshotCmd) -> Result<ExitCode, Failure> {
-    let (path, force) = match action {
-        SnapshotCmd::Save { path, force } => (path, force),
-        SnapshotCmd::Show { .. } => {
-            return Err("`snapshot show` is handled before credentials load".into());
-        }
-    };
-    let path = match path {
-        Some(p) => p,
-        None => bsm::default_snapshot_path().ok_or("no home directory: give a PATH")?,
-    };
-    let snap = bsm.to_snapshot().await?;
-    if force {
-        snap.write_replace(&path)?;
-    } else {
-        snap.write_new(&path)?;
-    }
-    eprintln!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(
-            shell_line(Format::Env, "A", Some("x'y")),
-            "export A='x'\\''y'\n"
-        );
-        assert_eq!(shell_line(Format::Env, "A", None), "unset A\n");
-        assert_eq!(
-            shell_line(Format::Fish, "A", Some("x'y\\")),
-            "set -gx A 'x\\'y\\\\';\n"
-        );
-        assert_eq!(
-            shell_line(Format::Powershell, "A", Some("x'y")),
-            "$Env:A = 'x''y'\n"
-        );
-    }
 
     #[test]
     fn the_cli_definition_is_valid() {

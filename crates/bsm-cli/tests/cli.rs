@@ -106,30 +106,211 @@ fn exec_passes_the_environment_and_the_exit_code() {
         "--",
         "no-such-program-bsm",
     ]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr.starts_with("bsm: error: cannot run `no-such-program-bsm`"),
-        "{stderr}"
+    assert_eq!(out.status.code(), Some(127), "not found: 127, as shells");
+    assert_eq!(
+        stderr,
+        "bsm: error: cannot run `no-such-program-bsm`: command not found\n"
     );
+
+    let dir = temp_dir("bsm-cli-exec");
+    let script = dir.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let (out, _, stderr) = run(bsm()
+        .args(["--endpoint-url", &moto().endpoint(), "exec", "--"])
+        .arg(&script));
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "not executable: 126: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_nested_exec_is_refused_unless_asked_for() {
+    let ep = moto().endpoint();
+    let inner = format!(
+        "{} --endpoint-url {ep} exec -- true",
+        env!("CARGO_BIN_EXE_bsm")
+    );
+    let (out, _, stderr) =
+        run(bsm().args(["--endpoint-url", &ep, "exec", "--", "sh", "-c", &inner]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already inside `bsm exec`"), "{stderr}");
+    let inner = format!(
+        "{} --endpoint-url {ep} exec --nested -- true",
+        env!("CARGO_BIN_EXE_bsm")
+    );
+    let (out, _, stderr) =
+        run(bsm().args(["--endpoint-url", &ep, "exec", "--", "sh", "-c", &inner]));
+    assert!(out.status.success(), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn exec_becomes_the_command_so_signals_reach_it() {
+    let dir = temp_dir("bsm-cli-signal");
+    let (ready, got) = (dir.join("ready"), dir.join("got"));
+    let script = format!(
+        "trap 'echo TERM > {got}; exit 3' TERM; trap 'echo INT > {got}; exit 4' INT; \
+         echo $$ > {ready}; while :; do sleep 0.05; done",
+        got = got.display(),
+        ready = ready.display()
+    );
+    for (signal, name, code) in [(libc::SIGTERM, "TERM", 3), (libc::SIGINT, "INT", 4)] {
+        let _ = std::fs::remove_file(&ready);
+        let mut child = bsm()
+            .args([
+                "--endpoint-url",
+                &moto().endpoint(),
+                "exec",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !ready.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pid: u32 = std::fs::read_to_string(&ready)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            pid,
+            child.id(),
+            "bsm replaced itself with the command: one PID"
+        );
+        // SAFETY: kill(2) on the PID of a child this test started.
+        unsafe {
+            libc::kill(i32::try_from(pid).unwrap(), signal);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "the command's own exit status");
+        assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), name);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn exec_hands_over_one_identity_whatever_the_parent_environment_holds() {
+    let dir = temp_dir("bsm-cli-poison");
+    let (config, credentials, token) = (
+        dir.join("config"),
+        dir.join("credentials"),
+        dir.join("token"),
+    );
+    std::fs::write(&config, "[profile base]\nregion = us-east-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    std::fs::write(&token, "stale.web.identity").unwrap();
+    let proxy = bsm_tests::Proxy::start(moto().addr());
+    let (out, stdout, stderr) = run(bsm()
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        // What aws-vault, EKS and ECS leave in a shell.
+        .env("AWS_SECURITY_TOKEN", "stale-security-token")
+        .env("AWS_SESSION_TOKEN", "stale-session-token")
+        .env("AWS_CREDENTIAL_EXPIRATION", "2001-01-01T00:00:00Z")
+        .env("AWS_DEFAULT_PROFILE", "ghost")
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/pod")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/creds",
+        )
+        .args([
+            "--profile",
+            "base",
+            "--endpoint-url",
+            &proxy.endpoint(),
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/handed",
+            "--session-name",
+            "clean",
+            "exec",
+            "--",
+            "aws",
+            "sts",
+            "get-caller-identity",
+            "--output",
+            "text",
+            "--query",
+            "Arn",
+        ]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/handed/clean"
+    );
+    // moto takes any token: the proxy shows which one the child sent.
+    let assumed = proxy
+        .requests()
+        .iter()
+        .find(|r| r.action() == "AssumeRole")
+        .map(|r| r.response.clone())
+        .unwrap();
+    let start = assumed.find("<SessionToken>").unwrap() + "<SessionToken>".len();
+    let end = start + assumed[start..].find("</SessionToken>").unwrap();
+    let child = proxy
+        .requests()
+        .into_iter()
+        .rfind(|r| r.action() == "GetCallerIdentity")
+        .unwrap();
+    assert_eq!(
+        child.header("x-amz-security-token"),
+        Some(&assumed[start..end]),
+        "the child signed with the handed-over token, not the stale one"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A secret with every character a shell could take for syntax.
+const NASTY: &str = "q'u\"o$HOME`id`\\back\nnew line;|&*?~!%^{}()<>#";
+
+fn export_with(secret: &str, format: &str) -> String {
+    let (out, stdout, stderr) = run(bsm()
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", secret)
+        .args([
+            "--endpoint-url",
+            &moto().endpoint(),
+            "export",
+            "--format",
+            format,
+        ]));
+    assert!(out.status.success(), "{format}: {stderr}");
+    stdout
 }
 
 #[test]
 fn export_formats() {
-    let ep = moto().endpoint();
-    let export = |format: &str| {
-        let (out, stdout, stderr) =
-            run(bsm().args(["--endpoint-url", &ep, "export", "--format", format]));
-        assert!(out.status.success(), "{stderr}");
-        stdout
-    };
+    let export = |format| export_with(SECRET, format);
     let env = export("env");
     assert!(
         env.contains("export AWS_ACCESS_KEY_ID='AKIACLITEST000000001'\n"),
         "{env}"
     );
     assert!(env.contains(&format!("export AWS_SECRET_ACCESS_KEY='{SECRET}'\n")));
-    assert!(env.contains("unset AWS_SESSION_TOKEN\n") && env.contains("unset AWS_PROFILE\n"));
+    assert!(env.contains("unset AWS_PROFILE\n") && env.contains("unset AWS_DEFAULT_PROFILE\n"));
     assert!(env.contains("export AWS_DEFAULT_REGION='us-east-1'\n"));
+    let plain = export("env-no-export");
+    assert!(
+        plain.contains("AWS_REGION='us-east-1'\n") && !plain.contains("export "),
+        "{plain}"
+    );
     let fish = export("fish");
     assert!(
         fish.contains("set -gx AWS_ACCESS_KEY_ID 'AKIACLITEST000000001';\n")
@@ -137,6 +318,11 @@ fn export_formats() {
     );
     let ps = export("powershell");
     assert!(ps.contains("$Env:AWS_REGION = 'us-east-1'\n"), "{ps}");
+    let cmd = export("windows-cmd");
+    assert!(
+        cmd.contains("set \"AWS_REGION=us-east-1\"\n") && cmd.contains("set AWS_PROFILE=\n"),
+        "{cmd}"
+    );
     let json = export("json");
     let snap = bsm::Snapshot::from_json(json.trim()).unwrap();
     assert_eq!(snap.aws_access_key_id, "AKIACLITEST000000001");
@@ -144,6 +330,68 @@ fn export_formats() {
     assert_eq!(process["Version"], 1);
     assert_eq!(process["AccessKeyId"], "AKIACLITEST000000001");
     assert_eq!(process["SecretAccessKey"], SECRET);
+
+    // cmd.exe cannot carry such a value: refused, not mangled.
+    let (out, stdout, stderr) = run(bsm().env("AWS_SECRET_ACCESS_KEY", NASTY).args([
+        "--endpoint-url",
+        &moto().endpoint(),
+        "export",
+        "--format",
+        "windows-cmd",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.is_empty() && stderr.contains("cmd.exe cannot carry"),
+        "{stderr}"
+    );
+}
+
+/// Each format through its real shell, where the machine has it: the
+/// variables read back are the bytes bsm was given (secret and token with
+/// quotes, `$`, backticks, backslashes and a newline), and the removed ones
+/// are gone.
+#[test]
+fn exports_round_trip_through_real_shells() {
+    let dir = temp_dir("bsm-cli-shells");
+    let read_back =
+        r#"printf '%s|%s|%s' "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" "${AWS_PROFILE-unset}""#;
+    let mut shells = vec![
+        ("sh", "env", format!(". {{}}; {read_back}")),
+        ("bash", "env", format!(". {{}}; {read_back}")),
+        ("sh", "env-no-export", format!(". {{}}; {read_back}")),
+    ];
+    let has_fish = Command::new("fish").arg("--version").output().is_ok();
+    if has_fish {
+        shells.push((
+            "fish",
+            "fish",
+            "source {}; printf '%s|%s|%s' $AWS_SECRET_ACCESS_KEY $AWS_SESSION_TOKEN (set -q AWS_PROFILE; and echo $AWS_PROFILE; or echo unset)".to_owned(),
+        ));
+    } else {
+        println!("fish is not installed: its round trip is not checked here");
+    }
+    println!("PowerShell is not installable on this machine: its format is checked by text only");
+    for (shell, format, script) in shells {
+        let file = dir.join(format!("{shell}-{format}.txt"));
+        std::fs::write(&file, export_with(NASTY, format)).unwrap();
+        let out = Command::new(shell)
+            .arg("-c")
+            .arg(script.replace("{}", &file.display().to_string()))
+            .env("AWS_PROFILE", "outer")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{NASTY}|{NASTY}|unset"),
+            "{shell} reads back what bsm was given"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -190,6 +438,124 @@ fn credential_process_works_from_the_aws_cli() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "arn:aws:sts::123456789012:assumed-role/proc/via-process"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A config whose `mfa` profile runs bsm as its `credential_process`,
+/// assuming a role with an MFA device through `endpoint`.
+fn mfa_profile(dir: &std::path::Path, endpoint: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (config, credentials) = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(
+        &credentials,
+        "[src]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile mfa]\nregion = us-east-1\ncredential_process = {} --profile src --region us-east-1 \
+             --endpoint-url {endpoint} --role-arn arn:aws:iam::123456789012:role/mfa --session-name with-mfa \
+             --mfa-serial arn:aws:iam::123456789012:mfa/alice export --format process\n",
+            env!("CARGO_BIN_EXE_bsm"),
+        ),
+    )
+    .unwrap();
+    (config, credentials)
+}
+
+#[cfg(unix)]
+#[test]
+fn the_mfa_prompt_of_a_credential_process_is_on_the_terminal() {
+    let dir = temp_dir("bsm-cli-mfa");
+    let proxy = bsm_tests::Proxy::start(moto().addr());
+    let (config, credentials) = mfa_profile(&dir, &proxy.endpoint());
+    let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+    let mut cmd = isolated("python");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/answer_on_tty.py"
+    ))
+    .arg(&stdout)
+    .arg(&stderr)
+    .arg("654321")
+    .arg(venv_bin("aws"))
+    .args([
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "mfa",
+        "--output",
+        "text",
+        "--query",
+        "Arn",
+    ])
+    .env("AWS_CONFIG_FILE", &config)
+    .env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    let out = cmd.output().unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&stdout)
+            .unwrap_or_else(|e| panic!("{e}: {terminal} {}", String::from_utf8_lossy(&out.stderr))),
+        std::fs::read_to_string(&stderr).unwrap_or_default(),
+    );
+    assert!(
+        out.status.success(),
+        "terminal: {terminal}\nstderr: {stderr}"
+    );
+    assert!(
+        terminal.contains("MFA code for arn:aws:iam::123456789012:mfa/alice: "),
+        "the prompt is on the terminal: {terminal}"
+    );
+    assert_eq!(
+        stdout.trim(),
+        "arn:aws:sts::123456789012:assumed-role/mfa/with-mfa",
+        "the CLI's stdout is its own"
+    );
+    assert!(
+        !stderr.contains("MFA"),
+        "nothing of bsm's on the CLI's stderr: {stderr}"
+    );
+    let sent = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.action() == "AssumeRole")
+        .unwrap();
+    assert_eq!(
+        sent.param("TokenCode").as_deref(),
+        Some("654321"),
+        "the code typed was sent"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn without_a_terminal_the_mfa_prompt_fails_at_once() {
+    let dir = temp_dir("bsm-cli-mfa");
+    let (config, credentials) = mfa_profile(&dir, &moto().endpoint());
+    let started = std::time::Instant::now();
+    // setsid: no controlling terminal at all.
+    let out = Command::new("setsid")
+        .arg(venv_bin("aws"))
+        .args(["sts", "get-caller-identity", "--profile", "mfa"])
+        .env_clear()
+        .env("PATH", path_with_venv())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no terminal to ask on: give it with --mfa-code"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "no hang"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_types::SdkConfig;
 
 use crate::identity::Identity;
@@ -21,6 +23,11 @@ pub(crate) struct Generation {
     /// The manager's configuration with this generation's credentials
     /// provider and identity cache.
     pub(crate) sdk_config: SdkConfig,
+    /// This generation's credentials provider and the identity cache in
+    /// front of it (also in `sdk_config`; the managers of other regions
+    /// share them).
+    pub(crate) provider: SharedCredentialsProvider,
+    pub(crate) identity_cache: SharedIdentityCache,
     clients: Box<[OnceLock<Box<dyn Any + Send + Sync>>]>,
     /// The STS client identity calls use when no region is configured
     /// (signed for STS's global endpoint) or the `sts` feature is off.
@@ -32,10 +39,17 @@ pub(crate) struct Generation {
 }
 
 impl Generation {
-    pub(crate) fn new(number: u64, sdk_config: SdkConfig) -> Self {
+    pub(crate) fn new(
+        number: u64,
+        sdk_config: SdkConfig,
+        provider: SharedCredentialsProvider,
+        identity_cache: SharedIdentityCache,
+    ) -> Self {
         Self {
             number,
             sdk_config,
+            provider,
+            identity_cache,
             clients: (0..AwsService::ENABLED_COUNT)
                 .map(|_| OnceLock::new())
                 .collect(),

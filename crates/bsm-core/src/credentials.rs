@@ -107,6 +107,9 @@ pub(crate) enum Recipe {
     Chain(Box<ChainSettings>),
     /// An auto-refreshing assumed role.
     Role(crate::assume_role::RoleRecipe),
+    /// The credentials of another manager's current generation, shared
+    /// (same provider, same identity cache): a manager for another region.
+    Follow(Arc<arc_swap::ArcSwap<crate::client_cache::Generation>>),
 }
 
 impl Recipe {
@@ -123,6 +126,10 @@ impl Recipe {
             ),
             Recipe::Chain(settings) => (settings.build(), IdentityCache::lazy().build()),
             Recipe::Role(role) => (role.provider(), role.identity_cache()),
+            Recipe::Follow(parent) => {
+                let g = parent.load();
+                (g.provider.clone(), g.identity_cache.clone())
+            }
         }
     }
 }

@@ -183,7 +183,7 @@ impl SessionManager {
             Err(e) => AliasStatus::Unavailable(e.code().unwrap_or("Unknown").to_owned()),
         };
         #[cfg(not(feature = "iam"))]
-        let alias = AliasStatus::Unavailable("IamFeatureDisabled".to_owned());
+        let alias = AliasStatus::Unavailable("enable the cargo feature `iam` of bsm".to_owned());
         let (user_id, account_id, principal_arn) = if masked {
             (
                 mask_user_id(&id.user_id),

@@ -14,16 +14,23 @@ pub mod credentials;
 pub mod error;
 mod identity;
 pub mod mask;
+mod region;
 mod service;
 mod session;
 mod snapshot;
 
 pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider, validate_role_arn};
+#[doc(no_inline)]
 pub use aws_config;
+#[doc(no_inline)]
 pub use aws_credential_types;
+#[doc(no_inline)]
 pub use aws_runtime;
+#[doc(no_inline)]
 pub use aws_smithy_async;
+#[doc(no_inline)]
 pub use aws_smithy_types;
+#[doc(no_inline)]
 pub use aws_types;
 pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
@@ -31,7 +38,7 @@ pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
 pub use service::Service;
 pub use session::{CacheStats, CredentialSource, SessionManager};
-pub use snapshot::{Snapshot, SnapshotGuard, default_snapshot_path};
+pub use snapshot::{Snapshot, SnapshotGuard};
 
 // The `AwsService` enum, one accessor per enabled service on
 // `SessionManager`, the `Service` impls and the SDK crate re-exports.
@@ -42,9 +49,3 @@ bsm_macros::services!();
 #[cfg(not(feature = "sts"))]
 #[doc(hidden)]
 pub use aws_sdk_sts;
-
-/// Used by the generated code only.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::service::private::Sealed;
-}

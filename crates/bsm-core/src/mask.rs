@@ -10,9 +10,19 @@ pub fn mask_account_id(account_id: &str) -> String {
 }
 
 /// `AIDAEXAMPLEUSERID1234` -> `AIDA***1234`: the first and last four
-/// characters. Values shorter than 16 characters are masked whole.
+/// characters. Values shorter than 16 characters are masked whole. A
+/// federated user's id starts with the account id (`123456789012:alice`):
+/// it is masked as [`mask_account_id`] masks the account, and the rest
+/// whole (`12********12:*****`), so the masked id never shows more of the
+/// account than the masked account id does.
 #[must_use]
 pub fn mask_user_id(user_id: &str) -> String {
+    if let Some((account, rest)) = user_id.split_once(':')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("{}:{}", mask_account_id(account), whole(rest));
+    }
     keep_ends(user_id, 4, "***", 16)
 }
 
@@ -80,6 +90,20 @@ mod tests {
             "arn:aws:iam::***:user/x"
         );
         assert_eq!(mask_arn("arn:aws:s3:::bucket"), "arn:aws:s3:::bucket");
+    }
+
+    #[test]
+    fn a_federated_user_id_shows_no_more_of_the_account_than_the_account_mask() {
+        let masked = mask_user_id("123456789012:alice");
+        assert_eq!(masked, "12********12:*****");
+        for digit in ["3", "4", "5", "6", "7", "8", "9", "0"] {
+            assert!(!masked.contains(digit), "{masked}");
+        }
+        // Role sessions keep the Python format.
+        assert_eq!(
+            mask_user_id("AROAEXAMPLEROLEID:deploy-session"),
+            "AROA***sion"
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@ use aws_types::SdkConfig;
 use crate::AwsService;
 
 pub(crate) mod private {
-    /// Keeps `Service` implemented only by the generated code, so that the
-    /// slot a client is cached in always matches its type.
+    /// Keeps `Service` implemented only by the generated code (which
+    /// expands inside this crate), so that the slot a client is cached in
+    /// always matches its type. Not reachable from outside the crate.
     pub trait Sealed {}
 }
 
@@ -19,6 +20,26 @@ pub(crate) mod private {
 /// [`client::<C>()`](crate::SessionManager::client),
 /// [`client_with::<C>(..)`](crate::SessionManager::client_with) and the typed
 /// per-service hook [`configure::<C>(..)`](crate::SessionManagerBuilder::configure).
+///
+/// Sealed: only bsm implements it (for the `Client` of every enabled
+/// service), so a type of yours cannot claim another service's cache slot:
+///
+/// ```compile_fail,E0277
+/// # use bsm_core as bsm;
+/// #[derive(Clone)]
+/// struct Fake;
+/// impl bsm::Service for Fake {
+///     type ConfigBuilder = ();
+///     const SERVICE: bsm::AwsService = bsm::AwsService::Sts;
+///     fn config_builder(_: &bsm::aws_types::SdkConfig) {}
+///     fn from_config_builder(_: ()) -> Self { Fake }
+///     fn emulator_defaults(b: ()) {}
+///     fn push_interceptor(
+///         _: &mut (),
+///         _: aws_smithy_runtime_api::client::interceptors::SharedInterceptor,
+///     ) {}
+/// }
+/// ```
 pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
     /// The service's config builder, e.g. `aws_sdk_s3::config::Builder`.
     type ConfigBuilder: Send;
@@ -35,6 +56,11 @@ pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
 
     /// The client for a finished config builder.
     fn from_config_builder(builder: Self::ConfigBuilder) -> Self;
+
+    /// What a client talking to an emulator (an endpoint URL is set) needs
+    /// before the hooks run: path-style addressing for S3.
+    #[doc(hidden)]
+    fn emulator_defaults(builder: Self::ConfigBuilder) -> Self::ConfigBuilder;
 
     /// Adds an interceptor to every client built from this builder.
     #[doc(hidden)]

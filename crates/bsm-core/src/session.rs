@@ -51,14 +51,22 @@ pub(crate) struct Inner {
     recipe: Recipe,
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
-    explicit_expiration: Option<SystemTime>,
-    end_rule: EndRule,
-    /// The fixed end of the credentials last resolved ([`EndRule::Resolved`]).
-    last_fixed_end: Mutex<Option<SystemTime>>,
+    /// When the credentials end; shared with the regional managers.
+    pub(crate) expiry: Arc<Expiry>,
     pub(crate) hooks: Hooks,
     pub(crate) source: CredentialSource,
-    cache: ArcSwap<Generation>,
+    /// The current generation; the regional managers follow it.
+    pub(crate) cache: Arc<ArcSwap<Generation>>,
     clearing: Mutex<()>,
+    pub(crate) regions: crate::region::Regions,
+}
+
+/// What a manager's expiration time is made of.
+pub(crate) struct Expiry {
+    explicit: Option<SystemTime>,
+    rule: EndRule,
+    /// The fixed end of the credentials last resolved ([`EndRule::Resolved`]).
+    last_fixed_end: Mutex<Option<SystemTime>>,
 }
 
 /// What a new manager is made of; see `SessionManager::new`.
@@ -125,20 +133,34 @@ impl SessionManager {
     }
 
     pub(crate) fn new(parts: Parts) -> Self {
-        let first = Generation::new(0, generation_config(&parts.base, &parts.recipe));
+        let expiry = Arc::new(Expiry {
+            explicit: parts.explicit_expiration,
+            rule: parts.end_rule.clone(),
+            last_fixed_end: Mutex::new(None),
+        });
+        Self::with_parts(parts, expiry, crate::region::Regions::root())
+    }
+
+    /// A manager from its parts, sharing `expiry` (a regional manager shares
+    /// its parent's).
+    pub(crate) fn with_parts(
+        parts: Parts,
+        expiry: Arc<Expiry>,
+        regions: crate::region::Regions,
+    ) -> Self {
+        let first = new_generation(0, &parts.base, &parts.recipe);
         Self {
             inner: Arc::new(Inner {
                 base: parts.base,
                 recipe: parts.recipe,
                 profile_name: parts.profile_name,
                 profile_paths: parts.profile_paths,
-                explicit_expiration: parts.explicit_expiration,
-                end_rule: parts.end_rule,
-                last_fixed_end: Mutex::new(None),
+                expiry,
                 hooks: parts.hooks,
                 source: parts.source,
-                cache: ArcSwap::from_pointee(first),
+                cache: Arc::new(ArcSwap::from_pointee(first)),
                 clearing: Mutex::new(()),
+                regions,
             }),
         }
     }
@@ -234,6 +256,9 @@ impl SessionManager {
         customize: impl FnOnce(C::ConfigBuilder) -> C::ConfigBuilder,
     ) -> C {
         let mut builder = C::config_builder(&generation.sdk_config);
+        if self.inner.base.endpoint_url().is_some() {
+            builder = C::emulator_defaults(builder);
+        }
         if let Some(hook) = self
             .inner
             .hooks
@@ -246,9 +271,9 @@ impl SessionManager {
         if self.inner.base.region().is_none() {
             C::push_interceptor(
                 &mut builder,
-                aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(NoRegionHint(
-                    C::SERVICE,
-                )),
+                aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(
+                    crate::region::NoRegionHint(C::SERVICE),
+                ),
             );
         }
         C::from_config_builder(builder)
@@ -266,11 +291,13 @@ impl SessionManager {
         // never goes backwards; readers never take this lock.
         let _turn = lock(&self.inner.clearing);
         let number = self.inner.cache.load().number + 1;
-        let config = generation_config(&self.inner.base, &self.inner.recipe);
-        self.inner
-            .cache
-            .store(Arc::new(Generation::new(number, config)));
+        let generation = new_generation(number, &self.inner.base, &self.inner.recipe);
+        self.inner.cache.store(Arc::new(generation));
         tracing::debug!(generation = number, "cache cleared");
+        // The managers of other regions follow this one's credentials.
+        for regional in self.inner.regions.members() {
+            regional.clear_cache();
+        }
     }
 
     /// Counters of the current cache generation.
@@ -297,14 +324,15 @@ impl SessionManager {
     /// [`bsm::credentials`](crate::credentials#when-credentials-end).
     #[must_use]
     pub fn expiration_time(&self) -> Option<SystemTime> {
-        let end = match &self.inner.end_rule {
-            EndRule::Resolved => *lock(&self.inner.last_fixed_end),
+        let expiry = &self.inner.expiry;
+        let end = match &expiry.rule {
+            EndRule::Resolved => *lock(&expiry.last_fixed_end),
             EndRule::At(t) => Some(*t),
             EndRule::Source(source, own) => {
                 credentials::earliest(source.expiration_time(), *lock(own))
             }
         };
-        credentials::earliest(self.inner.explicit_expiration, end)
+        credentials::earliest(expiry.explicit, end)
     }
 
     /// Whether the credentials expire within `delta` from now:
@@ -333,21 +361,21 @@ impl SessionManager {
                 profile: self.inner.profile_name.clone(),
                 source,
             })?;
-        if matches!(self.inner.end_rule, EndRule::Resolved) {
-            *lock(&self.inner.last_fixed_end) = credentials::fixed_end(&creds);
+        if matches!(self.inner.expiry.rule, EndRule::Resolved) {
+            *lock(&self.inner.expiry.last_fixed_end) = credentials::fixed_end(&creds);
         }
         Ok(creds)
     }
 }
 
-/// The configuration of a new generation: the base plus a credentials
-/// provider and identity cache from the recipe.
-fn generation_config(base: &SdkConfig, recipe: &Recipe) -> SdkConfig {
+/// A new generation: the base plus a credentials provider and identity
+/// cache from the recipe.
+fn new_generation(number: u64, base: &SdkConfig, recipe: &Recipe) -> Generation {
     let (provider, cache) = recipe.make(base);
     let mut b = base.to_builder();
-    b.set_credentials_provider(Some(provider));
-    b.set_identity_cache(Some(cache));
-    b.build()
+    b.set_credentials_provider(Some(provider.clone()));
+    b.set_identity_cache(Some(cache.clone()));
+    Generation::new(number, b.build(), provider, cache)
 }
 
 impl fmt::Debug for SessionManager {
@@ -365,34 +393,5 @@ impl fmt::Debug for SessionManager {
             )
             .field("cache", &self.cache_stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// On the clients of a manager without a region: a request that reaches
-/// the wire without one (no `client_with` or per-operation region either)
-/// fails before it is sent, saying how to set a region, instead of with the
-/// SDK's endpoint-resolution error.
-#[derive(Debug)]
-struct NoRegionHint(AwsService);
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for NoRegionHint {
-    fn name(&self) -> &'static str {
-        "bsm::NoRegionHint"
-    }
-
-    fn read_before_execution(
-        &self,
-        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if cfg.load::<Region>().is_some() {
-            return Ok(());
-        }
-        Err(format!(
-            "no AWS region is set for {}: give one to SessionManagerBuilder::region, set \
-             AWS_REGION (or AWS_DEFAULT_REGION), or add `region = ...` to the profile",
-            self.0.crate_name()
-        )
-        .into())
     }
 }

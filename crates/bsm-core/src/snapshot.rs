@@ -46,14 +46,9 @@ impl fmt::Debug for Snapshot {
     }
 }
 
-/// `~/.bsm-snapshot.json`, where the Python package reads and writes by
-/// default; `None` when there is no home directory.
-#[must_use]
-pub fn default_snapshot_path() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".bsm-snapshot.json"))
-}
+/// The largest snapshot file read: a snapshot is well under 4 KiB (a
+/// session token is at most a few KiB); anything larger is not one.
+const MAX_SNAPSHOT_BYTES: u64 = 64 * 1024;
 
 fn snapshot_error(path: &Path, source: impl Into<crate::error::BoxError>) -> Error {
     Error::Snapshot {
@@ -63,6 +58,15 @@ fn snapshot_error(path: &Path, source: impl Into<crate::error::BoxError>) -> Err
 }
 
 impl Snapshot {
+    /// `~/.bsm-snapshot.json`, where the Python package reads and writes by
+    /// default; an [`Error::Snapshot`] when there is no home directory.
+    pub fn default_path() -> Result<PathBuf> {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".bsm-snapshot.json"))
+            .ok_or_else(|| snapshot_error(Path::new("~/.bsm-snapshot.json"), "no home directory"))
+    }
+
     /// The JSON text, byte for byte what Python's `json.dumps` writes for the
     /// same snapshot (`{"region_name": "us-east-1", ...}`, separators `", "`
     /// and `": "`, non-ASCII characters as `\uXXXX`).
@@ -89,24 +93,16 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// Reads a snapshot file. Errors name the path. A file that other users
-    /// can read is read, with a warning (tracing).
+    /// Reads a snapshot file, as carefully as OpenSSH reads a key file.
+    /// Errors name the path. Refused: a symbolic link, anything but a
+    /// regular file, a file owned by another user, a file over 64 KiB
+    /// (`/dev/zero` cannot exhaust memory). The checks look at the opened
+    /// file, not the path, so the file cannot be swapped in between. A file
+    /// that other users can read is read, with a warning (tracing): the
+    /// Python package writes its snapshots with mode 0644.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| snapshot_error(path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            if let Ok(meta) = std::fs::metadata(path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                    "snapshot file is readable by other users; it holds a secret key: chmod 600 it"
-                );
-            }
-        }
+        let text = read_private(path).map_err(|e| snapshot_error(path, e))?;
         Self::from_json(&text).map_err(|e| snapshot_error(path, e))
     }
 
@@ -241,9 +237,66 @@ impl serde_json::ser::Formatter for PythonFormatter {
     }
 }
 
+/// Opens `path` without following a symbolic link and reads it, refusing
+/// what is not the user's own regular file of a snapshot's size.
+fn read_private(path: &Path) -> std::result::Result<String, crate::error::BoxError> {
+    use std::io::Read as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+    let file = opts.open(path).map_err(|e| -> crate::error::BoxError {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return "the path is a symbolic link; snapshots are read only from regular files"
+                .into();
+        }
+        Box::new(e)
+    })?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err("the path is a directory".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(format!(
+                "the file belongs to user id {}, not to this user ({me}); a snapshot holds a secret \
+                 key, so only the user's own file is read",
+                meta.uid()
+            )
+            .into());
+        }
+        if meta.mode() & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.mode() & 0o777),
+                "snapshot file is readable by other users; it holds a secret key: chmod 600 it"
+            );
+        }
+    }
+    if meta.len() > MAX_SNAPSHOT_BYTES {
+        return Err(format!("the file is over {MAX_SNAPSHOT_BYTES} bytes: not a snapshot").into());
+    }
+    let mut text = String::new();
+    // Bounded even if the size lied (a file growing while read).
+    file.take(MAX_SNAPSHOT_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SNAPSHOT_BYTES {
+        return Err(format!("the file is over {MAX_SNAPSHOT_BYTES} bytes: not a snapshot").into());
+    }
+    Ok(text)
+}
+
 impl SessionManager {
-    /// The current credentials and region as a [`Snapshot`] (fresh
-    /// credentials, for an auto-refreshing manager).
+    /// The current credentials and region as a [`Snapshot`] (through the
+    /// identity cache every client uses).
     pub async fn to_snapshot(&self) -> Result<Snapshot> {
         let creds = self.credentials().await?;
         Ok(Snapshot {
@@ -260,46 +313,75 @@ impl SessionManager {
         Self::builder().snapshot(snapshot).build().await
     }
 
-    /// A manager from a snapshot file; `None` reads the default
-    /// `~/.bsm-snapshot.json`.
-    pub async fn from_snapshot_file(path: Option<&Path>) -> Result<Self> {
-        let path = match path {
-            Some(p) => p.to_path_buf(),
-            None => default_snapshot_path().ok_or_else(|| {
-                snapshot_error(Path::new("~/.bsm-snapshot.json"), "no home directory")
-            })?,
-        };
-        Self::from_snapshot(&Snapshot::read(&path)?).await
+    /// A manager from a snapshot file (read as [`Snapshot::read`] says).
+    pub async fn from_snapshot_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_snapshot(&Snapshot::read(path)?).await
+    }
+
+    /// A manager from the default snapshot file, `~/.bsm-snapshot.json`
+    /// ([`Snapshot::default_path`]).
+    pub async fn from_snapshot_file_default() -> Result<Self> {
+        Self::from_snapshot_file(Snapshot::default_path()?).await
     }
 
     /// Writes a snapshot file (see [`Snapshot::write_new`]: atomic, mode
     /// 0600, never over an existing file) and returns a guard that deletes
-    /// it when dropped, also when the scope unwinds from a panic. `None`
-    /// writes the default `~/.bsm-snapshot.json`.
+    /// it when dropped, also when the scope unwinds from a panic, and only
+    /// if the file there is still the one it wrote.
     ///
     /// If a file already stands at the path, nothing is written and it is
     /// kept: the call fails with [`Error::Snapshot`].
-    pub async fn temp_snapshot(&self, path: Option<&Path>) -> Result<SnapshotGuard> {
-        let path = match path {
-            Some(p) => p.to_path_buf(),
-            None => default_snapshot_path().ok_or_else(|| {
-                snapshot_error(Path::new("~/.bsm-snapshot.json"), "no home directory")
-            })?,
-        };
+    pub async fn temp_snapshot(&self, path: impl AsRef<Path>) -> Result<SnapshotGuard> {
+        let path = path.as_ref();
+        // Absolute now, so a later change of directory deletes the same file.
+        let path = std::path::absolute(path).map_err(|e| snapshot_error(path, e))?;
         self.to_snapshot().await?.write_new(&path)?;
-        Ok(SnapshotGuard { path })
+        let id = file_id(&path).map_err(|e| snapshot_error(&path, e))?;
+        Ok(SnapshotGuard { path, id })
+    }
+
+    /// [`temp_snapshot`](Self::temp_snapshot) at the default path,
+    /// `~/.bsm-snapshot.json` ([`Snapshot::default_path`]).
+    pub async fn temp_snapshot_default(&self) -> Result<SnapshotGuard> {
+        self.temp_snapshot(Snapshot::default_path()?).await
     }
 }
 
-/// Deletes the snapshot file it guards when dropped.
+/// What tells one file from another at the same path: device and inode,
+/// and the change time and size (a file created after ours was deleted may
+/// get the same inode number, and file times are coarse).
+type FileId = (u64, u64, i64, i64, u64);
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok((
+        meta.dev(),
+        meta.ino(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.len(),
+    ))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    std::fs::symlink_metadata(path).map(|m| (0, 0, 0, 0, m.len()))
+}
+
+/// Deletes the snapshot file it guards when dropped: only the file it
+/// wrote (same device, inode, change time and size), never one another process
+/// put at the path since.
 #[derive(Debug)]
 #[must_use = "the snapshot file is deleted when the guard is dropped"]
 pub struct SnapshotGuard {
     path: PathBuf,
+    id: FileId,
 }
 
 impl SnapshotGuard {
-    /// The snapshot file.
+    /// The snapshot file (absolute).
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
@@ -308,10 +390,20 @@ impl SnapshotGuard {
 
 impl Drop for SnapshotGuard {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "cannot delete the snapshot file");
+        match file_id(&self.path) {
+            Ok(id) if id == self.id => {
+                if let Err(e) = std::fs::remove_file(&self.path) {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot delete the snapshot file");
+                }
+            }
+            Ok(_) => tracing::warn!(
+                path = %self.path.display(),
+                "another file now stands where the snapshot was written; it is left alone"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot check the snapshot file");
+            }
         }
     }
 }

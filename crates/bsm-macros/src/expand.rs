@@ -34,15 +34,7 @@ fn to_error(text: &str, p: &Problem, span: Span) -> syn::Error {
 /// The `AwsService` variant of a feature: `costexplorer` -> `Costexplorer`,
 /// `foo_bar` -> `FooBar`.
 pub fn variant_name(feature: &str) -> syn::Ident {
-    let mut name = String::new();
-    for part in feature.split('_') {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            name.extend(first.to_uppercase());
-            name.push_str(chars.as_str());
-        }
-    }
-    format_ident!("{}", name)
+    format_ident!("{}", validate::variant(feature))
 }
 
 fn emit(services: &[Service]) -> TokenStream {
@@ -66,6 +58,7 @@ fn emit(services: &[Service]) -> TokenStream {
         })
         .collect();
     let (items, methods): (Vec<_>, Vec<_>) = services.iter().map(per_service).unzip();
+    let services_doc = services_table(services);
 
     quote! {
         /// Every AWS service crate in bsm's `services.toml`, whether its cargo
@@ -153,6 +146,9 @@ fn emit(services: &[Service]) -> TokenStream {
             }
         }
 
+        #[doc = #services_doc]
+        pub mod services {}
+
         #( #items )*
 
         impl crate::SessionManager {
@@ -202,14 +198,22 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         quote! { #[deprecated(note = #note)] }
     });
     let reexport_doc = format!("The `{krate}` crate, re-exported (feature `{feature}`).");
+    // Emulators (moto, LocalStack, MinIO) serve S3 on one host: path-style
+    // addressing, unless a hook turns it off.
+    let emulator_defaults = if krate == "aws-sdk-s3" {
+        quote! { builder.force_path_style(true) }
+    } else {
+        quote! { builder }
+    };
     let items = quote! {
         #[cfg(feature = #feature)]
         #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
         #[doc = #reexport_doc]
+        #[doc(no_inline)]
         pub use ::#path;
 
         #[cfg(feature = #feature)]
-        impl crate::__private::Sealed for ::#path::Client {}
+        impl crate::service::private::Sealed for ::#path::Client {}
 
         #[cfg(feature = #feature)]
         #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
@@ -221,6 +225,9 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
             }
             fn from_config_builder(builder: Self::ConfigBuilder) -> Self {
                 ::#path::Client::from_conf(builder.build())
+            }
+            fn emulator_defaults(builder: Self::ConfigBuilder) -> Self::ConfigBuilder {
+                #emulator_defaults
             }
             fn push_interceptor(
                 builder: &mut Self::ConfigBuilder,
@@ -241,4 +248,30 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         }
     };
     (items, method)
+}
+
+/// The docs of the `services` module: every service of services.toml, with
+/// its crate (linked to its docs), feature, accessor and status, so that a
+/// reader of docs built with a few features finds all the others.
+fn services_table(services: &[Service]) -> String {
+    use std::fmt::Write as _;
+    let mut doc = format!(
+        "Every AWS service bsm knows ({} of them, from `services.toml`), whether its \
+         feature is enabled in this build or not. Enable a service with its cargo \
+         feature; its accessor then appears on `SessionManager`.\n\n\
+         | Service | Crate | Feature | Accessor | Status |\n|---|---|---|---|---|\n",
+        services.len()
+    );
+    for s in services {
+        let krate = &s.krate.value;
+        let _ = writeln!(
+            doc,
+            "| {} | [`{krate}`](https://docs.rs/{krate}) | `{}` | `{}()` | {} |",
+            s.display_name.as_deref().unwrap_or(""),
+            s.feature.value,
+            s.accessor.value,
+            if s.retired { "retired" } else { "" },
+        );
+    }
+    doc
 }

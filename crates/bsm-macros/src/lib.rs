@@ -17,8 +17,9 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// The services.toml that ships inside this crate (a symlink to the
-/// workspace's file while developing; its contents once packaged).
+/// The services.toml that ships inside this crate: a copy of the
+/// workspace's file, kept equal by `cargo xtask regen` (a real file, so that
+/// Windows checkouts and the packaged crate have it too).
 /// Embedding it makes cargo rebuild this crate, and so `bsm-core`, whenever
 /// it changes.
 const SERVICES_TOML: &str = include_str!("../services.toml");

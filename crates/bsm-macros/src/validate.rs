@@ -60,9 +60,7 @@ pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
         }
         // Distinct features can still give the same enum variant
         // (`foo_bar` and `foo__bar` both give `FooBar`).
-        if problems.len() == before
-            && !variants.insert(crate::expand::variant_name(&s.feature.value).to_string())
-        {
+        if problems.len() == before && !variants.insert(variant(&s.feature.value)) {
             problems.push(Problem {
                 span: s.feature.span.clone(),
                 message: format!(
@@ -76,6 +74,21 @@ pub fn validate(services: Vec<Service>) -> (Vec<Service>, Vec<Problem>) {
         }
     }
     (good, problems)
+}
+
+/// The `AwsService` variant of a feature: `costexplorer` -> `Costexplorer`,
+/// `foo_bar` -> `FooBar`. (Here rather than in `expand.rs`, so that
+/// `cargo xtask regen` shares it without the code generator.)
+pub fn variant(feature: &str) -> String {
+    let mut name = String::new();
+    for part in feature.split('_') {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
 }
 
 /// A Rust identifier usable without `r#`.

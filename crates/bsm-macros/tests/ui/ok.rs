@@ -11,8 +11,10 @@ mod error {
 }
 pub struct SessionManager;
 pub trait Service {}
-mod __private {
-    pub trait Sealed {}
+mod service {
+    pub mod private {
+        pub trait Sealed {}
+    }
 }
 
 bsm_macros::services!(

@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== a snapshot file round trip (mode 0600, deleted when the guard drops)");
     let path = std::env::temp_dir().join(format!("bsm-tour-{}.json", std::process::id()));
     {
-        let guard = admin.temp_snapshot(Some(&path)).await?;
+        let guard = admin.temp_snapshot(&path).await?;
         let mut back = SessionManager::builder().snapshot(&bsm::Snapshot::read(guard.path())?);
         if let Some(endpoint) = admin.endpoint_url() {
             back = back.endpoint_url(endpoint);
