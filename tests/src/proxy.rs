@@ -119,6 +119,8 @@ pub enum Fault {
     SlowUnavailable(Duration),
     /// Wait this long, then forward as usual: a slow working server.
     Delay(Duration),
+    /// Answer with this status and body (a malformed or truncated answer).
+    Respond(u16, &'static str),
 }
 
 #[derive(Debug)]
@@ -362,6 +364,7 @@ async fn forward(
             tokio::time::sleep(d).await;
             Some((503, "Service Unavailable".to_owned()))
         }
+        Some(Fault::Respond(status, body)) => Some((status, body.to_owned())),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             None

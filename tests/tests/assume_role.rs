@@ -79,7 +79,11 @@ async fn every_parameter_reaches_the_request() {
 #[tokio::test]
 async fn one_shot_assumes_once_and_reports_the_sts_expiry() {
     let proxy = Proxy::start(moto().addr());
-    let bsm = manager(&proxy.endpoint()).await;
+    // The manager's clock is an hour behind STS's: only STS's own
+    // `Expiration` can match, not a local "now + 900 s".
+    let clock = SimClock::new();
+    clock.set(SystemTime::now() - Duration::from_secs(3600));
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
     let admin = bsm
         .assume_role(ROLE)
         .duration(Duration::from_secs(900))
@@ -98,8 +102,9 @@ async fn one_shot_assumes_once_and_reports_the_sts_expiry() {
         diff <= Duration::from_secs(1),
         "expiry {got:?} vs STS {returned:?}"
     );
-    assert!(!admin.is_expired(Duration::ZERO));
-    assert!(admin.is_expired(Duration::from_secs(901)));
+    // "Now" is the manager's clock: an hour and 900 s remain on it.
+    assert!(!admin.is_expired(Duration::from_secs(4400)));
+    assert!(admin.is_expired(Duration::from_secs(4600)));
     assert_eq!(
         admin.credential_source(),
         &bsm::CredentialSource::AssumedRole(ROLE.into())
@@ -160,8 +165,6 @@ async fn refreshes_in_one_hour(duration: u64) -> usize {
         None,
         "still no expiry after refreshes"
     );
-    role.credentials().await.unwrap();
-    assert!(!role.is_expired(Duration::from_secs(3600)));
     // The proxy is the manager's endpoint URL: every refresh went there.
     proxy.count("AssumeRole")
 }
@@ -329,6 +332,33 @@ async fn chaining_and_cross_account_identity() {
     assert_eq!(
         back.principal_arn().await.unwrap(),
         "arn:aws:sts::123456789012:assumed-role/back/chained"
+    );
+    // moto's AssumeRole ignores who signs: the chain shows at the proxy,
+    // where the second AssumeRole is signed with the first role's key.
+    let assumes: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "AssumeRole")
+        .collect();
+    assert_eq!(assumes.len(), 2);
+    let body = &assumes[0].response;
+    let start = body.find("<AccessKeyId>").unwrap() + "<AccessKeyId>".len();
+    let first_key = &body[start..start + body[start..].find("</AccessKeyId>").unwrap()];
+    assert_eq!(
+        first_key,
+        other.credentials().await.unwrap().access_key_id()
+    );
+    let signer = assumes[1].header("authorization").unwrap();
+    assert!(
+        signer.contains(&format!("Credential={first_key}/")),
+        "the second hop is signed by the first role: {signer}"
+    );
+    assert!(
+        assumes[0]
+            .header("authorization")
+            .unwrap()
+            .contains("Credential=testing/"),
+        "the first hop by the source's keys"
     );
     // The per-service hook travels with the assumed managers.
     back.sqs_client().list_queues().send().await.unwrap();

@@ -1,6 +1,7 @@
 //! 8 threads x 10,000 mixed operations on one shared manager: no panic, no
-//! deadlock, and, counted from bsm's own tracing events, never two clients
-//! of one service built in the same cache generation.
+//! deadlock, one client handle per service per cache generation as seen by
+//! every thread, and (from bsm's own tracing events) every generation
+//! dropped once.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -11,10 +12,21 @@ use bsm_tests::{capture, manager, moto};
 const THREADS: usize = 8;
 const OPS: usize = 10_000;
 
-/// One thread's share: returns how many identity calls it made.
-fn worker(bsm: &bsm::SessionManager, handle: &tokio::runtime::Handle, t: usize) -> usize {
+/// What one thread saw: identity calls made, and for each client taken
+/// within one cache generation (the generation the same before and after),
+/// its generation, service and handle, kept alive so that no address is
+/// reused.
+#[derive(Default)]
+struct Seen {
+    identities: usize,
+    clients: Vec<(u64, &'static str, usize)>,
+    held: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+/// One thread's share.
+fn worker(bsm: &bsm::SessionManager, handle: &tokio::runtime::Handle, t: usize) -> Seen {
     let expected = Some("us-east-1");
-    let mut identities = 0;
+    let mut seen = Seen::default();
     for i in 0..OPS {
         match (i * 7 + t) % 100 {
             0 => bsm.clear_cache(),
@@ -23,27 +35,73 @@ fn worker(bsm: &bsm::SessionManager, handle: &tokio::runtime::Handle, t: usize) 
                     handle.block_on(bsm.aws_account_id()).unwrap(),
                     "123456789012"
                 );
-                identities += 1;
+                seen.identities += 1;
             }
             3 => drop(bsm.client_with::<bsm::aws_sdk_sqs::Client>(|b| b)),
             4..=9 => assert!(!bsm.is_expired(Duration::from_secs(60))),
             n => {
-                let region = match n % 5 {
-                    0 => bsm.s3_client().config().region().cloned(),
-                    1 => bsm.sqs_client().config().region().cloned(),
-                    2 => bsm.dynamodb_client().config().region().cloned(),
-                    3 => bsm.lambda_client().config().region().cloned(),
-                    _ => bsm.ec2_client().config().region().cloned(),
-                };
+                let before = bsm.cache_stats().generation;
+                let (service, region, config, held): (_, _, usize, Box<dyn std::any::Any + Send>) =
+                    match n % 5 {
+                        0 => {
+                            let c = bsm.s3_client();
+                            (
+                                "s3",
+                                c.config().region().cloned(),
+                                std::ptr::from_ref(c.config()) as usize,
+                                Box::new(c),
+                            )
+                        }
+                        1 => {
+                            let c = bsm.sqs_client();
+                            (
+                                "sqs",
+                                c.config().region().cloned(),
+                                std::ptr::from_ref(c.config()) as usize,
+                                Box::new(c),
+                            )
+                        }
+                        2 => {
+                            let c = bsm.dynamodb_client();
+                            (
+                                "dynamodb",
+                                c.config().region().cloned(),
+                                std::ptr::from_ref(c.config()) as usize,
+                                Box::new(c),
+                            )
+                        }
+                        3 => {
+                            let c = bsm.lambda_client();
+                            (
+                                "lambda",
+                                c.config().region().cloned(),
+                                std::ptr::from_ref(c.config()) as usize,
+                                Box::new(c),
+                            )
+                        }
+                        _ => {
+                            let c = bsm.ec2_client();
+                            (
+                                "ec2",
+                                c.config().region().cloned(),
+                                std::ptr::from_ref(c.config()) as usize,
+                                Box::new(c),
+                            )
+                        }
+                    };
                 assert_eq!(
                     region.as_ref().map(AsRef::as_ref),
                     expected,
                     "never a client of another configuration"
                 );
+                if bsm.cache_stats().generation == before {
+                    seen.clients.push((before, service, config));
+                    seen.held.push(held);
+                }
             }
         }
     }
-    identities
+    seen
 }
 
 #[test]
@@ -64,11 +122,25 @@ fn eight_threads_of_mixed_operations() {
         .collect();
     drop(done_tx);
     let mut identities = 0;
+    // Observed from outside: the distinct client handles per service and
+    // generation, across all threads.
+    let mut handles_seen: HashMap<(u64, &str), std::collections::HashSet<usize>> = HashMap::new();
+    let mut held = Vec::new();
     for _ in 0..THREADS {
-        identities += done_rx
+        let seen = done_rx
             .recv_timeout(Duration::from_secs(600))
             .expect("no deadlock: every thread finishes");
+        identities += seen.identities;
+        for (g, service, ptr) in seen.clients {
+            handles_seen.entry((g, service)).or_default().insert(ptr);
+        }
+        held.push(seen.held);
     }
+    assert!(
+        handles_seen.values().all(|h| h.len() == 1),
+        "one client per service per generation, across all threads"
+    );
+    drop(held);
     for h in handles {
         h.join().expect("no panic");
     }

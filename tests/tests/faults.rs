@@ -17,8 +17,8 @@ async fn manager(proxy: &Proxy) -> SessionManager {
         .configure::<bsm::aws_sdk_s3::Client>(|b| b.force_path_style(true))
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(1))
-                .operation_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(30))
                 .build(),
         )
         .retry_config(
@@ -35,6 +35,16 @@ async fn manager(proxy: &Proxy) -> SessionManager {
 async fn transient_faults_on_sts_iam_and_s3_are_retried() {
     let proxy = Proxy::start(moto().addr());
     let bsm = manager(&proxy).await;
+    // moto builds a service's backend on its first request: warm each one,
+    // so that the one real attempt after the faults has room in its 2 s.
+    bsm.sts_client().get_caller_identity().send().await.unwrap();
+    bsm.iam_client()
+        .list_account_aliases()
+        .send()
+        .await
+        .unwrap();
+    bsm.s3_client().list_buckets().send().await.unwrap();
+    proxy.clear();
 
     proxy.fail_next(Some("GetCallerIdentity"), 2, Fault::Unavailable);
     assert_eq!(bsm.aws_account_id().await.unwrap(), "123456789012");
@@ -55,7 +65,7 @@ async fn transient_faults_on_sts_iam_and_s3_are_retried() {
 
     proxy.clear();
     proxy.fail_next(None, 1, Fault::SlowDown);
-    proxy.fail_next(None, 1, Fault::Stall(Duration::from_secs(3)));
+    proxy.fail_next(None, 1, Fault::Stall(Duration::from_secs(5)));
     bsm.s3_client().list_buckets().send().await.unwrap();
     let statuses: Vec<u16> = proxy.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses.first(), Some(&503), "{statuses:?}");

@@ -8,6 +8,11 @@ use bsm_tests::{capture, moto, unique};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/KNOWNSECRETKEY01";
 const TOKEN: &str = "FwoGZXIvYXdzEKNOWNSESSIONTOKEN0123456789";
+const TRUNCATED_SECRET: &str = "SecretOfATruncatedAnswer/0123456789abcdef";
+/// An `AssumeRole` answer cut off after the new secret key.
+const TRUNCATED: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+    <AssumeRoleResult><Credentials><AccessKeyId>ASIATRUNCATED0000001</AccessKeyId>\
+    <SecretAccessKey>SecretOfATruncatedAnswer/0123456789abcdef</SecretAccessKey><Sessi";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_debug_errors_or_logs() {
@@ -63,8 +68,31 @@ async fn no_secret_in_debug_errors_or_logs() {
                 .external_id("external-secret-id")
         ),
     ]);
+    // An answer cut short, holding new keys: its error must not keep them.
+    let proxy = bsm_tests::Proxy::start(moto().addr());
+    proxy.fail_all(
+        Some("AssumeRole"),
+        bsm_tests::Fault::Respond(200, TRUNCATED),
+    );
+    let through_proxy = SessionManager::builder()
+        .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
+        .region("us-east-1")
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    let truncated = through_proxy
+        .assume_role("arn:aws:iam::123456789012:role/truncated")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        proxy.count("AssumeRole") >= 1,
+        "the truncated answer was served"
+    );
     // Errors, from every kind of failure.
     let errors = [
+        truncated,
         SessionManager::builder()
             .credentials("AKIA", SECRET, Some(String::new()))
             .build()
@@ -109,6 +137,7 @@ async fn no_secret_in_debug_errors_or_logs() {
             role_secret.as_str(),
             role_token.as_str(),
             "external-secret-id",
+            TRUNCATED_SECRET,
         ] {
             assert!(!text.contains(secret), "a secret in: {text}");
         }

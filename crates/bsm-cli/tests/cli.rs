@@ -590,15 +590,26 @@ fn snapshot_save_and_show() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("already exists"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
-    let (out, _, _) = run(bsm().args([
-        "--endpoint-url",
-        &moto().endpoint(),
-        "snapshot",
-        "save",
-        "--force",
-        p,
-    ]));
+    // --force replaces it (other keys this time), atomically.
+    let (out, _, _) = run(bsm()
+        .env("AWS_ACCESS_KEY_ID", "AKIACLIFORCED0000001")
+        .args([
+            "--endpoint-url",
+            &moto().endpoint(),
+            "snapshot",
+            "save",
+            "--force",
+            p,
+        ]));
     assert!(out.status.success());
+    let replaced = std::fs::read_to_string(&path).unwrap();
+    assert_ne!(replaced, written, "--force wrote the new snapshot");
+    assert!(
+        replaced.contains(r#""aws_access_key_id": "AKIACLIFORCED0000001""#),
+        "{replaced}"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -742,6 +742,21 @@ impl RoleProvider {
             source: "STS AssumeRole returned no credentials".into(),
         })?;
         let sts_expiry = SystemTime::try_from(creds.expiration).ok();
+        // The SDK reads a truncated answer leniently (missing fields come
+        // out empty, a missing expiration as 1970): refuse what is not whole.
+        if creds.access_key_id.is_empty()
+            || creds.secret_access_key.is_empty()
+            || creds.session_token.is_empty()
+            // Not compared with the local clock, which may be skewed.
+            || creds.expiration.secs() <= 0
+        {
+            return Err(Error::AssumeRole {
+                role_arn: p.role_arn.clone(),
+                source: "STS AssumeRole answered with incomplete credentials (a key, the session \
+                         token or the expiration is missing)"
+                    .into(),
+            });
+        }
         // As aws-config does: the account is the fifth field of the assumed
         // role's ARN (DynamoDB's account-based endpoints need it).
         let account_id = out

@@ -450,21 +450,39 @@ mod tests {
     }
 
     #[test]
-    fn parsing_rejects_unknown_missing_and_malformed() {
+    fn parsing_reads_what_python_writes_and_says_what_is_wrong() {
         assert_eq!(
             Snapshot::from_json(&snap(Some("t")).to_json()).unwrap(),
             snap(Some("t"))
         );
-        for bad in [
-            r#"{"region_name": null, "aws_access_key_id": "a", "aws_secret_access_key": "b", "extra": 1}"#,
-            r#"{"region_name": null, "aws_access_key_id": "a"}"#,
-            r#"{"region_name": null, "aws_access_key_id": "", "aws_secret_access_key": "b"}"#,
-            "{",
-            "",
-            "[]",
-            r#"[null, "a", "b"]"#,
+        // A null region and no token, as Python writes them.
+        let parsed = Snapshot::from_json(
+            r#"{"region_name": null, "aws_access_key_id": "AKIA", "aws_secret_access_key": "s"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.region_name, None);
+        assert_eq!(parsed.aws_session_token, None);
+        assert_eq!(parsed.aws_access_key_id, "AKIA");
+        for (bad, why) in [
+            (
+                r#"{"region_name": null, "aws_access_key_id": "a", "aws_secret_access_key": "b", "extra": 1}"#,
+                "unknown field `extra`",
+            ),
+            (
+                r#"{"region_name": null, "aws_access_key_id": "a"}"#,
+                "missing field `aws_secret_access_key`",
+            ),
+            (
+                r#"{"region_name": null, "aws_access_key_id": "", "aws_secret_access_key": "b"}"#,
+                "must not be empty",
+            ),
+            ("{", "EOF while parsing"),
+            ("", "a snapshot is a JSON object"),
+            ("[]", "a snapshot is a JSON object"),
+            (r#"[null, "a", "b"]"#, "a snapshot is a JSON object"),
         ] {
-            assert!(Snapshot::from_json(bad).is_err(), "{bad}");
+            let err = Snapshot::from_json(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 
