@@ -40,8 +40,8 @@ async fn build_on_test_keys(
 }
 
 /// A command of the test virtualenv with an environment that cannot reach
-/// real AWS or read the user's AWS files: no key variables, no profile, the
-/// emulator's endpoint.
+/// real AWS or read or write the user's AWS files: no key variables, no
+/// profile, the emulator's endpoint, a session cache of its own.
 #[must_use]
 pub fn isolated(program: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(venv_bin(program));
@@ -51,13 +51,18 @@ pub fn isolated(program: &str) -> std::process::Command {
 
 /// Gives `cmd` the environment of [`isolated`].
 pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    // bsm's session cache goes to a folder of this test binary, never the
+    // user's own.
+    static CACHE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     for var in bsm::MANAGED_VARS {
         cmd.env_remove(var);
     }
+    let cache = CACHE.get_or_init(|| temp_dir("bsm-cache-home"));
     cmd.env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL", moto().endpoint())
+        .env("XDG_CACHE_HOME", cache)
 }
 
 /// A clock the test moves by hand: the SDK's identity cache and bsm's

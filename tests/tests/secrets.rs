@@ -68,31 +68,9 @@ async fn no_secret_in_debug_errors_or_logs() {
                 .external_id("external-secret-id")
         ),
     ]);
-    // An answer cut short, holding new keys: its error must not keep them.
-    let proxy = bsm_tests::Proxy::start(moto().addr());
-    proxy.fail_all(
-        Some("AssumeRole"),
-        bsm_tests::Fault::Respond(200, TRUNCATED),
-    );
-    let through_proxy = SessionManager::builder()
-        .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
-        .region("us-east-1")
-        .endpoint_url(proxy.endpoint())
-        .build()
-        .await
-        .unwrap();
-    let truncated = through_proxy
-        .assume_role("arn:aws:iam::123456789012:role/truncated")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(
-        proxy.count("AssumeRole") >= 1,
-        "the truncated answer was served"
-    );
     // Errors, from every kind of failure.
     let errors = [
-        truncated,
+        truncated_assume_role_error().await,
         SessionManager::builder()
             .credentials("AKIA", SECRET, Some(String::new()))
             .build()
@@ -142,4 +120,35 @@ async fn no_secret_in_debug_errors_or_logs() {
             assert!(!text.contains(secret), "a secret in: {text}");
         }
     }
+}
+
+/// The error of an `AssumeRole` whose answer was cut short after the new
+/// secret key: it must not keep the key.
+async fn truncated_assume_role_error() -> bsm::Error {
+    let proxy = bsm_tests::Proxy::start(moto().addr());
+    proxy.fail_all(
+        Some("AssumeRole"),
+        bsm_tests::Fault::Respond(200, TRUNCATED),
+    );
+    let through_proxy = SessionManager::builder()
+        .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
+        .region("us-east-1")
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    let err = through_proxy
+        .assume_role("arn:aws:iam::123456789012:role/truncated")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        proxy.count("AssumeRole") >= 1,
+        "the truncated answer was served"
+    );
+    assert!(
+        bsm_tests::error_chain(&err).contains("incomplete credentials"),
+        "{err:?}"
+    );
+    err
 }

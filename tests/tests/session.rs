@@ -283,7 +283,7 @@ async fn a_thousand_racing_tasks_build_one_client_per_service_and_send_one_reque
             })
         })
         .collect();
-    let mut handles: Vec<std::collections::HashSet<usize>> = vec![Default::default(); 3];
+    let mut handles = vec![std::collections::HashSet::<usize>::default(); 3];
     let mut held = Vec::new();
     for t in tasks {
         let (service, (ptr, client), account) = t.await.unwrap();

@@ -469,9 +469,19 @@ fn render_services(services: &[Service]) -> String {
     out
 }
 
+/// The features that are not services, each with what it turns on in
+/// bsm-core (the facade forwards them).
+const OTHER_FEATURES: &[(&str, &str)] = &[(
+    "credential-server",
+    r#"["dep:bytes", "dep:getrandom", "dep:http-body-util", "dep:hyper", "dep:hyper-util", "dep:subtle"]"#,
+)];
+
 fn core_block(services: &[Service]) -> String {
     let mut deps = String::new();
-    let mut features = BTreeMap::new();
+    let mut features: BTreeMap<String, String> = OTHER_FEATURES
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
     for s in services {
         if ALWAYS_ON.contains(&s.krate.as_str()) {
             features.insert(s.feature.clone(), String::from("[]"));
@@ -490,7 +500,9 @@ fn core_block(services: &[Service]) -> String {
 fn facade_block(services: &[Service]) -> String {
     let features = services
         .iter()
-        .map(|s| (s.feature.clone(), format!("[\"bsm-core/{}\"]", s.feature)))
+        .map(|s| s.feature.as_str())
+        .chain(OTHER_FEATURES.iter().map(|(name, _)| *name))
+        .map(|f| (f.to_owned(), format!("[\"bsm-core/{f}\"]")))
         .collect();
     features_table(&features)
 }

@@ -20,6 +20,9 @@
 // crates it re-exports (`aws_sdk_s3`, `aws_config`, ...) only as links:
 // copied whole, the enabled SDK crates made these docs hundreds of
 // megabytes.
+#[cfg(feature = "credential-server")]
+#[doc(inline)]
+pub use bsm_core::CredentialServer;
 #[doc(no_inline)]
 pub use bsm_core::*;
 #[doc(inline)]

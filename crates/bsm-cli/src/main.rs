@@ -3,17 +3,17 @@
 //! credential snapshots. A thin layer over the `bsm` library: this file
 //! parses and dispatches; each subcommand lives in its own module.
 
+mod cache;
 mod exec;
 mod export;
+mod manager;
 mod prompt;
 mod snapshot;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use bsm::SessionManager;
 use clap::{Args, Parser, Subcommand};
 
 use crate::export::Format;
@@ -30,6 +30,8 @@ struct Cli {
 }
 
 /// Where the credentials come from: the default chain, or these options.
+// The doc comments are `--help` text, where backticks would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, Args)]
 struct Global {
     /// Profile of the shared AWS config files.
@@ -60,6 +62,23 @@ struct Global {
     /// MFA token code (6 digits).
     #[arg(long, global = true, requires = "mfa_serial")]
     mfa_code: Option<String>,
+    /// Get an MFA session first (STS GetSessionToken with the MFA code),
+    /// keep it in the session cache, and assume roles from it without a code
+    /// until it ends (the aws-vault way).
+    #[arg(long, global = true, requires = "mfa_serial")]
+    mfa_session: bool,
+    /// How long an MFA session lasts, in seconds (900 to 129600; STS may
+    /// grant less).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600)]
+    mfa_session_duration: u64,
+    /// Do not read or write the session cache (export and exec keep an
+    /// assumed role's credentials there, in $XDG_CACHE_HOME/bsm, until
+    /// shortly before they end).
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Take a new session this many seconds before the cached one ends.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
+    refresh_window: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +96,11 @@ enum Cmd {
         /// replaces in the child).
         #[arg(long)]
         nested: bool,
+        /// Stay the parent and serve the role's credentials, refreshed ahead
+        /// of their end, on a loopback credential server the child polls
+        /// (needs --role-arn): for commands that outlive a session.
+        #[arg(long)]
+        server: bool,
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -88,11 +112,22 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Env)]
         format: Format,
     },
+    /// The session cache of export and exec.
+    Cache {
+        #[command(subcommand)]
+        action: CacheCmd,
+    },
     /// Save or show a credential snapshot file (default ~/.bsm-snapshot.json).
     Snapshot {
         #[command(subcommand)]
         action: SnapshotCmd,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCmd {
+    /// Remove every cached session.
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,68 +208,59 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    use manager::Role;
+    let g = &cli.global;
     match cli.command {
-        // Needs no credentials.
+        // Need no credentials.
         Cmd::Snapshot {
             action: SnapshotCmd::Show { path },
         } => snapshot::show(path),
+        Cmd::Cache {
+            action: CacheCmd::Clear,
+        } => {
+            let dir = cache::Cache::default_dir().ok_or("no home directory for the cache")?;
+            let removed = cache::Cache::open(dir.clone())
+                .ok_or_else(|| format!("cannot use the cache folder {}", dir.display()))?
+                .clear()?;
+            eprintln!("removed {removed} cached session(s) from {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Whoami { no_mask } => {
-            let bsm = manager(&cli.global).await?;
+            let bsm = manager::build(g, Role::Once).await?;
             println!("{}", bsm.who_am_i(!no_mask).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Exec { nested, command } => {
+        Cmd::Exec {
+            nested,
+            server,
+            command,
+        } => {
             exec::check_nesting(nested)?;
-            let bsm = manager(&cli.global).await?;
-            exec::exec(&bsm.aws_cli_env().await?, &command)
+            if server {
+                if g.role_arn.is_none() {
+                    return Err("exec --server needs --role-arn: it serves a role's \
+                                credentials, refreshed before they end"
+                        .into());
+                }
+                let role = manager::build(g, Role::Refreshing).await?;
+                exec::serve_and_run(&role, &command).await
+            } else {
+                let bsm = manager::build(g, Role::Once).await?;
+                exec::exec(&bsm.aws_cli_env().await?, &command)
+            }
         }
         Cmd::Export { format } => {
-            let bsm = manager(&cli.global).await?;
+            let bsm = manager::build(g, Role::Once).await?;
             print!("{}", export::export(&bsm, format).await?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Snapshot {
             action: SnapshotCmd::Save { path, force },
         } => {
-            let bsm = manager(&cli.global).await?;
+            let bsm = manager::build(g, Role::Once).await?;
             snapshot::save(&bsm, path, force).await
         }
     }
-}
-
-async fn manager(g: &Global) -> Result<SessionManager, Failure> {
-    let mut builder = SessionManager::builder();
-    if let Some(p) = &g.profile {
-        builder = builder.profile_name(p);
-    }
-    if let Some(r) = &g.region {
-        builder = builder.region(r);
-    }
-    if let Some(u) = &g.endpoint_url {
-        builder = builder.endpoint_url(u);
-    }
-    let bsm = builder.build().await?;
-    let Some(role_arn) = &g.role_arn else {
-        return Ok(bsm);
-    };
-    let mut assume = bsm.assume_role(role_arn);
-    if let Some(d) = g.duration {
-        assume = assume.duration(Duration::from_secs(d));
-    }
-    if let Some(id) = &g.external_id {
-        assume = assume.external_id(id);
-    }
-    if let Some(name) = &g.session_name {
-        assume = assume.role_session_name(name);
-    }
-    if let Some(serial) = &g.mfa_serial {
-        let code = match &g.mfa_code {
-            Some(c) => c.clone(),
-            None => prompt::mfa_code(serial)?,
-        };
-        assume = assume.mfa(serial, code);
-    }
-    Ok(assume.send().await?)
 }
 
 #[cfg(test)]

@@ -697,38 +697,7 @@ impl RoleProvider {
                 Some(code)
             }
         };
-        let duration = i32::try_from(p.duration.as_secs()).unwrap_or(i32::MAX);
-        let mut req = sts_client(&self.recipe.source, self.recipe.region.as_deref())
-            .assume_role()
-            .role_arn(&p.role_arn)
-            .role_session_name(&p.session_name)
-            .duration_seconds(duration)
-            .set_transitive_tag_keys(
-                (!p.transitive_tag_keys.is_empty()).then(|| p.transitive_tag_keys.clone()),
-            )
-            .set_external_id(p.external_id.clone())
-            .set_serial_number(p.mfa_serial.clone())
-            .set_token_code(token_code)
-            .set_source_identity(p.source_identity.clone())
-            .set_policy(p.policy.clone());
-        for (k, v) in &p.tags {
-            let tag = aws_sdk_sts::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::AssumeRole {
-                    role_arn: p.role_arn.clone(),
-                    source: Box::new(e),
-                })?;
-            req = req.tags(tag);
-        }
-        for arn in &p.policy_arns {
-            req = req.policy_arns(
-                aws_sdk_sts::types::PolicyDescriptorType::builder()
-                    .arn(arn)
-                    .build(),
-            );
-        }
+        let req = self.request(token_code)?;
         let started = self.recipe.time_source.now();
         tracing::debug!(role_arn = %p.role_arn, "calling STS AssumeRole");
         let out = req.send().await.map_err(|e| Error::AssumeRole {
@@ -784,6 +753,49 @@ impl RoleProvider {
             *lock(&self.recipe.fixed_end) = Some(expiry);
         }
         Ok((credentials, sts_expiry))
+    }
+}
+
+impl RoleProvider {
+    /// The `AssumeRole` request with every parameter.
+    fn request(
+        &self,
+        token_code: Option<String>,
+    ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder> {
+        let p = &*self.recipe.params;
+        let duration = i32::try_from(p.duration.as_secs()).unwrap_or(i32::MAX);
+        let mut req = sts_client(&self.recipe.source, self.recipe.region.as_deref())
+            .assume_role()
+            .role_arn(&p.role_arn)
+            .role_session_name(&p.session_name)
+            .duration_seconds(duration)
+            .set_transitive_tag_keys(
+                (!p.transitive_tag_keys.is_empty()).then(|| p.transitive_tag_keys.clone()),
+            )
+            .set_external_id(p.external_id.clone())
+            .set_serial_number(p.mfa_serial.clone())
+            .set_token_code(token_code)
+            .set_source_identity(p.source_identity.clone())
+            .set_policy(p.policy.clone());
+        for (k, v) in &p.tags {
+            let tag = aws_sdk_sts::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::AssumeRole {
+                    role_arn: p.role_arn.clone(),
+                    source: Box::new(e),
+                })?;
+            req = req.tags(tag);
+        }
+        for arn in &p.policy_arns {
+            req = req.policy_arns(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build(),
+            );
+        }
+        Ok(req)
     }
 }
 

@@ -24,6 +24,15 @@
 //! | `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` | kept | set to the manager's files when given with [`profile_file_paths`](crate::SessionManagerBuilder::profile_file_paths), else kept | the child must read the profile the manager read |
 //! | `AWS_REGION`, `AWS_DEFAULT_REGION` | both set to the region, or both removed | same | AWS CLI v1 reads only `AWS_DEFAULT_REGION`; every other SDK `AWS_REGION` first |
 //! | `AWS_ENDPOINT_URL` | the manager's endpoint URL, or removed | same | the child talks to the same endpoint (moto, `LocalStack`) |
+//! | `AWS_CONTAINER_CREDENTIALS_FULL_URI`, `AWS_CONTAINER_AUTHORIZATION_TOKEN` | kept | kept | lower in every SDK's order than keys and profiles; a profile without keys falls through to them |
+//! | `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` | kept | kept | (the same) |
+//!
+//! A credential server's (`SessionManager::serve_credentials`, feature
+//! `credential-server`)
+//! environment (`bsm exec --server`) hands over the server instead: the
+//! full URI and the token set, the relative URI and the token file removed
+//! (both win over the full URI and the token), and everything the table
+//! removes in keys mode removed, keys included.
 //!
 //! Keys mode hands over the current credentials (resolved through the
 //! manager's identity cache); profile mode, used when the credentials come
@@ -60,6 +69,10 @@ pub const MANAGED_VARS: &[&str] = &[
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
 /// The variables whose values are secrets: redacted in every `Debug`.
@@ -67,6 +80,7 @@ const SECRET_VARS: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 ];
 
 /// The variables that hand a manager's credentials to a child process: each
@@ -152,6 +166,41 @@ impl SessionManager {
         vars.push(("AWS_DEFAULT_REGION", region));
         vars.push(("AWS_ENDPOINT_URL", self.endpoint_url().map(str::to_owned)));
         Ok(AwsCliEnv { vars })
+    }
+}
+
+impl SessionManager {
+    /// The variables for a child that fetches its credentials from a
+    /// container-credentials endpoint at `url` with `token` (see the
+    /// module's table).
+    #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
+    pub(crate) fn container_env(&self, url: &str, token: &str) -> AwsCliEnv {
+        let mut vars: Vec<(&'static str, Option<String>)> = vec![
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", Some(url.to_owned())),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", Some(token.to_owned())),
+            ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", None),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", None),
+        ];
+        for name in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_CREDENTIAL_EXPIRATION",
+            "AWS_ACCOUNT_ID",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_SESSION_NAME",
+        ] {
+            vars.push((name, None));
+        }
+        let region = self.aws_region().map(str::to_owned);
+        vars.push(("AWS_REGION", region.clone()));
+        vars.push(("AWS_DEFAULT_REGION", region));
+        vars.push(("AWS_ENDPOINT_URL", self.endpoint_url().map(str::to_owned)));
+        AwsCliEnv { vars }
     }
 }
 

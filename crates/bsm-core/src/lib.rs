@@ -15,6 +15,8 @@ pub mod error;
 mod identity;
 pub mod mask;
 mod region;
+#[cfg(feature = "credential-server")]
+mod server;
 mod service;
 mod session;
 mod snapshot;
@@ -36,6 +38,9 @@ pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
 pub use error::{Error, Result, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
+#[cfg(feature = "credential-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]
+pub use server::CredentialServer;
 pub use service::Service;
 pub use session::{CacheStats, CredentialSource, SessionManager};
 pub use snapshot::{Snapshot, SnapshotGuard};

@@ -1,0 +1,260 @@
+//! The session cache of `bsm export --format process` and `bsm exec`: an
+//! assumed role's credentials (and an MFA session's) kept until a refresh
+//! window before they end, so that the AWS CLI, which runs its
+//! `credential_process` on every command, gets one `AssumeRole` (and one MFA
+//! prompt) per session instead of one per command.
+//!
+//! - Where: `$XDG_CACHE_HOME/bsm`, else `~/.cache/bsm`; the folder is made
+//!   with mode 0700, each file written atomically with mode 0600.
+//! - Trust: a file (or the folder) that is not the user's own, or that other
+//!   users may read or write, is not used, with a warning; so is a symbolic
+//!   link.
+//! - Key: a SHA-256 of everything that changes the answer (the source
+//!   profile and access key id, the role ARN, session name, duration,
+//!   external id, MFA serial, endpoint URL); secrets go into the hash only,
+//!   never into a name in clear.
+//! - `--no-cache` bypasses it; `bsm cache clear` removes it.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bsm::aws_credential_types::Credentials;
+use serde::{Deserialize, Serialize};
+
+use crate::Failure;
+
+/// One cached session, in the `credential_process` JSON format.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    version: u8,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+    expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+}
+
+/// The cache folder, checked.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// The largest cache file read.
+const MAX_ENTRY_BYTES: u64 = 64 * 1024;
+
+impl Cache {
+    /// The default folder: `$XDG_CACHE_HOME/bsm`, else `~/.cache/bsm`.
+    pub fn default_dir() -> Option<PathBuf> {
+        std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })
+            .map(|d| d.join("bsm"))
+    }
+
+    /// The cache in `dir`, made with mode 0700 if missing; `None` (with a
+    /// warning on stderr) when the folder cannot be trusted.
+    pub fn open(dir: PathBuf) -> Option<Self> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        if let Err(e) = builder.create(&dir) {
+            warn(&format!(
+                "cannot make the cache folder {}: {e}",
+                dir.display()
+            ));
+            return None;
+        }
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {
+                if let Some(problem) = untrusted(&meta, 0o077) {
+                    warn(&format!(
+                        "not using the cache folder {}: {problem}",
+                        dir.display()
+                    ));
+                    return None;
+                }
+            }
+            _ => {
+                warn(&format!(
+                    "not using the cache folder {}: not a folder",
+                    dir.display()
+                ));
+                return None;
+            }
+        }
+        Some(Self { dir })
+    }
+
+    /// The key of a session: a SHA-256 of its parts, as hex.
+    pub fn key(parts: &[(&str, String)]) -> String {
+        use sha2::Digest as _;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"bsm-session-cache-v1\n");
+        for (name, value) in parts {
+            // Length-prefixed, so that no two lists of parts hash alike.
+            hash.update((name.len() as u64).to_le_bytes());
+            hash.update(name.as_bytes());
+            hash.update((value.len() as u64).to_le_bytes());
+            hash.update(value.as_bytes());
+        }
+        hash.finalize()
+            .iter()
+            .fold(String::with_capacity(64), |mut hex, b| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// The cached credentials of `key` if they stay valid beyond
+    /// `refresh_window` from now, and the file can be trusted.
+    pub fn get(&self, key: &str, refresh_window: Duration) -> Option<Credentials> {
+        let path = self.path(key);
+        let text = match read_trusted(&path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
+            Err(problem) => {
+                warn(&format!(
+                    "not using the cached session {}: {problem}",
+                    path.display()
+                ));
+                return None;
+            }
+        };
+        let entry: Entry = serde_json::from_str(&text).ok()?;
+        let expiration = bsm::aws_smithy_types::DateTime::from_str(
+            &entry.expiration,
+            bsm::aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()
+        .and_then(|d| SystemTime::try_from(d).ok())?;
+        if SystemTime::now() + refresh_window >= expiration {
+            return None;
+        }
+        let mut creds = Credentials::builder()
+            .access_key_id(entry.access_key_id)
+            .secret_access_key(entry.secret_access_key)
+            .session_token(entry.session_token)
+            .expiry(expiration)
+            .provider_name("bsm-session-cache");
+        creds.set_account_id(entry.account_id.map(Into::into));
+        Some(creds.build())
+    }
+
+    /// Keeps `creds` under `key`: a new file, mode 0600, put in place by a
+    /// rename (a reader sees the old file or the new one, never half).
+    pub fn put(&self, key: &str, creds: &Credentials) -> Result<(), Failure> {
+        let (Some(token), Some(expiry)) = (creds.session_token(), creds.expiry()) else {
+            return Ok(()); // long-lived keys are not a session
+        };
+        let entry = Entry {
+            version: 1,
+            access_key_id: creds.access_key_id().to_owned(),
+            secret_access_key: creds.secret_access_key().to_owned(),
+            session_token: token.to_owned(),
+            expiration: bsm::aws_smithy_types::DateTime::from(expiry)
+                .fmt(bsm::aws_smithy_types::date_time::Format::DateTime)?,
+            account_id: creds.account_id().map(|a| a.as_str().to_owned()),
+        };
+        let path = self.path(key);
+        let tmp = self.dir.join(format!(
+            ".{key}.{}.{:016x}.tmp",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let result = (|| -> std::io::Result<()> {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut file = opts.open(&tmp)?;
+            file.write_all(serde_json::to_string(&entry)?.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("cannot write the cached session {}: {e}", path.display()).into());
+        }
+        Ok(())
+    }
+
+    /// Removes every cached session; returns how many.
+    pub fn clear(&self) -> Result<usize, Failure> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json" || e == "tmp") {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn warn(message: &str) {
+    eprintln!("bsm: warning: {message}");
+}
+
+/// Why a file or folder cannot be trusted: not the user's own, or open to
+/// others beyond `allowed_mask`.
+fn untrusted(meta: &std::fs::Metadata, forbidden: u32) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Some(format!("it belongs to user id {}, not {me}", meta.uid()));
+        }
+        if meta.mode() & forbidden != 0 {
+            return Some(format!(
+                "its mode {:o} lets other users in (want {:o})",
+                meta.mode() & 0o777,
+                0o777 & !forbidden & if meta.is_dir() { 0o777 } else { 0o666 }
+            ));
+        }
+    }
+    let _ = (meta, forbidden);
+    None
+}
+
+/// The file's text, if there is a trustworthy file: `Ok(None)` when there
+/// is none, `Err` with the reason when there is one that cannot be trusted.
+fn read_trusted(path: &Path) -> Result<Option<String>, String> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+    let file = match opts.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if let Some(problem) = untrusted(&meta, 0o077) {
+        return Err(problem);
+    }
+    let mut text = String::new();
+    file.take(MAX_ENTRY_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(text))
+}

@@ -1,0 +1,305 @@
+//! A loopback credential server in the ECS container-credentials format:
+//! [`SessionManager::serve_credentials`] hands a manager's current (and
+//! refreshing) credentials to a child process that polls for them, as the
+//! AWS SDKs and CLI do with `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+//!
+//! # Security
+//!
+//! - It listens on a loopback address only (`127.0.0.1` or `::1`; anything
+//!   else is refused).
+//! - Every request needs the `Authorization` header to equal the server's
+//!   token: 256 bits from the operating system's random source, compared in
+//!   constant time. A missing token gets `401`, a wrong one `403`, both with
+//!   no body.
+//! - The `Host` header must be the address the server listens on
+//!   (`127.0.0.1:PORT`): a page in a browser that a DNS name was pointed at
+//!   loopback (DNS rebinding) gets `403`.
+//! - Only `GET /` is served; nothing is logged but the method, the status
+//!   and the reason of a refusal, never a token or a key.
+//! - It stops when the handle is dropped or [`CredentialServer::shutdown`]
+//!   is called: new connections are refused from then on.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use crate::{AwsCliEnv, Error, Result, SessionManager};
+
+/// A running credential server; stops when dropped. Its `Debug` hides the
+/// token.
+pub struct CredentialServer {
+    addr: SocketAddr,
+    token: Arc<str>,
+    env: AwsCliEnv,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for CredentialServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialServer")
+            .field("url", &self.url())
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// Serves this manager's current credentials on `addr` (a loopback
+    /// address; port 0 picks a free one) in the ECS container-credentials
+    /// format, until the returned handle is dropped. Give a child process
+    /// [`CredentialServer::env`]: the SDKs and the AWS CLI in it then fetch
+    /// fresh credentials from here whenever theirs near their end, which
+    /// suits an auto-refreshing role
+    /// ([`AssumeRoleBuilder::auto_refresh`](crate::AssumeRoleBuilder::auto_refresh)).
+    ///
+    /// The credentials must be temporary (the format has a session token
+    /// and an expiry): the first request answers `500` for long-lived keys.
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run(bsm: bsm::SessionManager) -> Result<(), Box<dyn std::error::Error>> {
+    /// let role = bsm
+    ///     .assume_role("arn:aws:iam::111122223333:role/deploy")
+    ///     .auto_refresh(true)
+    ///     .send()
+    ///     .await?;
+    /// let server = role.serve_credentials(([127, 0, 0, 1], 0)).await?;
+    /// let mut child = std::process::Command::new("terraform");
+    /// child.arg("apply");
+    /// server.env().apply(&mut child);
+    /// let status = child.status()?;
+    /// drop(server); // stops serving
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_credentials(&self, addr: impl Into<SocketAddr>) -> Result<CredentialServer> {
+        let addr = addr.into();
+        let bad = |reason: &str| Error::invalid("server address", addr.to_string(), reason);
+        if !addr.ip().is_loopback() {
+            return Err(bad("must be a loopback address (127.0.0.1 or ::1)"));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| bad(&e.to_string()))?;
+        let addr = listener.local_addr().map_err(|e| bad(&e.to_string()))?;
+        let token: Arc<str> = random_token().map_err(|e| bad(&e))?.into();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let shared = Arc::new(Shared {
+            manager: self.clone(),
+            host: addr.to_string(),
+            token: Arc::clone(&token),
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = &mut stopped => return,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let shared = Arc::clone(&shared);
+                        async move { Ok::<_, std::convert::Infallible>(shared.answer(&req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let env = self.container_env(&format!("http://{addr}/"), &token);
+        Ok(CredentialServer {
+            addr,
+            token,
+            env,
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+impl CredentialServer {
+    /// `http://127.0.0.1:PORT/`: the value of
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The token a request must carry in its `Authorization` header: the
+    /// value of `AWS_CONTAINER_AUTHORIZATION_TOKEN`. A secret: never log it.
+    #[must_use]
+    pub fn authorization_token(&self) -> &str {
+        &self.token
+    }
+
+    /// The environment for a child: the server's URL and token, and none of
+    /// the variables that the SDKs read ahead of container credentials
+    /// (keys, profiles, web identity, a relative container URI, a token
+    /// file); region and endpoint URL as the manager's.
+    #[must_use]
+    pub fn env(&self) -> &AwsCliEnv {
+        &self.env
+    }
+
+    /// Stops serving and waits until the listener is closed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for CredentialServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    manager: SessionManager,
+    /// `127.0.0.1:PORT`: the only `Host` served.
+    host: String,
+    token: Arc<str>,
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = status;
+    resp
+}
+
+impl Shared {
+    async fn answer(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        if host != Some(self.host.as_str()) {
+            tracing::warn!(method = %req.method(), "credential server: refused a request for another host");
+            return empty(StatusCode::FORBIDDEN);
+        }
+        let Some(given) = req.headers().get(hyper::header::AUTHORIZATION) else {
+            tracing::warn!(method = %req.method(), "credential server: refused a request without a token");
+            return empty(StatusCode::UNAUTHORIZED);
+        };
+        if !constant_time_eq(given.as_bytes(), self.token.as_bytes()) {
+            tracing::warn!(method = %req.method(), "credential server: refused a request with a wrong token");
+            return empty(StatusCode::FORBIDDEN);
+        }
+        if req.method() != hyper::Method::GET {
+            return empty(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        if req.uri().path() != "/" {
+            return empty(StatusCode::NOT_FOUND);
+        }
+        let creds = match self.manager.credentials().await {
+            Ok(creds) => creds,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::chain(&e), "credential server: no credentials to serve");
+                return empty(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        };
+        let Some(body) = container_json(&creds) else {
+            tracing::warn!(
+                "credential server: the credentials are long-lived keys, which the container \
+                 format cannot carry: serve temporary credentials (a role)"
+            );
+            return empty(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+        tracing::debug!("credential server: served credentials");
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        resp
+    }
+}
+
+/// The container-credentials JSON, as the ECS agent writes it; `None` for
+/// credentials without a session token or an expiry.
+fn container_json(creds: &aws_credential_types::Credentials) -> Option<String> {
+    let token = creds.session_token()?;
+    let expiration = aws_smithy_types::DateTime::from(creds.expiry()?)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()?;
+    let mut out = serde_json::Map::new();
+    out.insert("AccessKeyId".into(), creds.access_key_id().into());
+    out.insert("SecretAccessKey".into(), creds.secret_access_key().into());
+    out.insert("Token".into(), token.into());
+    out.insert("Expiration".into(), expiration.into());
+    if let Some(account) = creds.account_id() {
+        out.insert("AccountId".into(), account.as_str().into());
+    }
+    Some(serde_json::Value::Object(out).to_string())
+}
+
+/// 256 bits from the operating system's random source, as hex.
+fn random_token() -> std::result::Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
+    Ok(bytes.iter().fold(String::with_capacity(64), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    }))
+}
+
+/// Equal lengths and bytes, in a time that does not depend on where they
+/// differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bits_of_hex_and_differ() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn tokens_compare_by_every_byte() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn only_temporary_credentials_have_the_container_form() {
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000);
+        let temp =
+            aws_credential_types::Credentials::new("AKIA", "s", Some("tok".into()), Some(t), "t");
+        let json: serde_json::Value =
+            serde_json::from_str(&container_json(&temp).unwrap()).unwrap();
+        assert_eq!(json["Token"], "tok");
+        assert_eq!(json["Expiration"], "2033-05-18T03:33:20Z");
+        let long = aws_credential_types::Credentials::new("AKIA", "s", None, None, "t");
+        assert!(container_json(&long).is_none());
+    }
+}

@@ -1,0 +1,217 @@
+//! The loopback credential server (`SessionManager::serve_credentials`):
+//! boto3, the AWS CLI and a Rust program using aws-config, as children,
+//! read a refreshing role's credentials from it across three refreshes; a
+//! request with a missing or wrong token, a foreign `Host` or after the
+//! server stopped is refused, with nothing secret in the answer or the logs.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use bsm_tests::{OffsetClock, Proxy, capture, isolate, manager_with_time, moto, venv_bin};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-served";
+
+/// One HTTP/1.1 GET by hand (so that any `Host` and token can be sent):
+/// the status and the body.
+fn get(addr: SocketAddr, host: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let auth = token
+        .map(|t| format!("Authorization: {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// What each kind of child says its principal is, reading from `server`.
+fn children(server: &bsm::CredentialServer) -> Vec<(&'static str, String)> {
+    let run = |mut cmd: Command| {
+        isolate(&mut cmd);
+        server.env().apply(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            cmd.get_program().display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut boto3 = Command::new(venv_bin("python"));
+    boto3.args([
+        "-c",
+        "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])",
+    ]);
+    let mut cli = Command::new(venv_bin("aws"));
+    cli.args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "text",
+        "--query",
+        "Arn",
+    ]);
+    let rust = Command::new(env!("CARGO_BIN_EXE_sdk_probe"));
+    vec![
+        ("boto3", run(boto3)),
+        ("aws CLI", run(cli)),
+        ("aws-config", run(rust)),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_read_a_refreshing_role_across_three_refreshes() {
+    let proxy = Proxy::start(moto().addr());
+    // The manager's clock moves with real time plus an offset the test
+    // jumps: each jump puts the role inside its refresh window.
+    let clock = OffsetClock::default();
+    let bsm = manager_with_time(&proxy.endpoint(), clock.clone(), |b| b).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .role_session_name("served")
+        .duration(Duration::from_secs(900))
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let server = role.serve_credentials(([127, 0, 0, 1], 0)).await.unwrap();
+    let want = "arn:aws:sts::123456789012:assumed-role/bsm-served/served";
+    for round in 0..=3 {
+        if round > 0 {
+            // Past the point where the identity cache asks the provider,
+            // still valid: the next request starts a refresh.
+            clock.skip(Duration::from_secs(760));
+        }
+        for (child, arn) in tokio::task::block_in_place(|| children(&server)) {
+            assert_eq!(arn, want, "{child}, round {round}");
+        }
+        assert!(
+            bsm_tests::eventually(Duration::from_secs(20), || proxy.count("AssumeRole")
+                == round + 1)
+            .await,
+            "round {round}: {} AssumeRole",
+            proxy.count("AssumeRole")
+        );
+    }
+    println!(
+        "3 refreshes: {} AssumeRole for 12 children (boto3, AWS CLI, aws-config x 4)",
+        proxy.count("AssumeRole")
+    );
+    assert_eq!(proxy.count("AssumeRole"), 4, "refreshes + 1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_with_nothing_secret_in_answer_or_logs() {
+    let captured = capture::install();
+    let bsm = bsm_tests::manager(&moto().endpoint()).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let server = role.serve_credentials(([127, 0, 0, 1], 0)).await.unwrap();
+    let addr = server.local_addr();
+    let host = addr.to_string();
+    let token = server.authorization_token().to_owned();
+    let real_token = token.clone();
+    assert_eq!(token.len(), 64, "256 bits, as hex");
+    assert!(
+        !format!("{server:?}").contains(&token),
+        "Debug hides the token"
+    );
+
+    let ok = tokio::task::spawn_blocking({
+        let (host, token) = (host.clone(), token.clone());
+        move || get(addr, &host, Some(&token)).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok.0, 200, "{ok:?}");
+    let json: serde_json::Value = serde_json::from_str(&ok.1).unwrap();
+    let secret = json["SecretAccessKey"].as_str().unwrap().to_owned();
+    for key in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "Token",
+        "Expiration",
+        "AccountId",
+    ] {
+        assert!(json[key].is_string(), "{key} in {json}");
+    }
+
+    let wrong = "0".repeat(64);
+    let refusals = [
+        ("no token", host.clone(), None, 401),
+        ("a wrong token", host.clone(), Some(wrong.as_str()), 403),
+        (
+            "a token one byte short",
+            host.clone(),
+            Some(&token[..63]),
+            403,
+        ),
+        (
+            "another host (DNS rebinding)",
+            format!("evil.example:{}", addr.port()),
+            Some(token.as_str()),
+            403,
+        ),
+        (
+            "localhost by name",
+            format!("localhost:{}", addr.port()),
+            Some(token.as_str()),
+            403,
+        ),
+    ];
+    for (what, host, token, want) in refusals {
+        let token = token.map(str::to_owned);
+        let (status, body) =
+            tokio::task::spawn_blocking(move || get(addr, &host, token.as_deref()).unwrap())
+                .await
+                .unwrap();
+        assert_eq!(status, want, "{what}");
+        assert!(body.is_empty(), "{what}: no detail in the answer: {body}");
+    }
+    assert!(
+        serve_on("0.0.0.0:0", &role).await.is_err(),
+        "only loopback addresses"
+    );
+
+    server.shutdown().await;
+    let after = tokio::task::spawn_blocking(move || get(addr, &host, Some(&token)))
+        .await
+        .unwrap();
+    assert!(after.is_err(), "refused once stopped: {after:?}");
+
+    let logs: Vec<String> = captured.events().iter().map(capture::Event::text).collect();
+    assert!(
+        logs.iter().any(|l| l.contains("refused")),
+        "refusals are logged"
+    );
+    for line in &logs {
+        assert!(!line.contains(&secret), "a secret key in the logs: {line}");
+        assert!(!line.contains(&real_token), "the token in the logs: {line}");
+        assert!(!line.contains(&wrong), "a wrong token in the logs: {line}");
+    }
+}
+
+async fn serve_on(addr: &str, role: &bsm::SessionManager) -> bsm::Result<bsm::CredentialServer> {
+    role.serve_credentials(addr.parse::<SocketAddr>().unwrap())
+        .await
+}
