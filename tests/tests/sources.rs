@@ -518,6 +518,47 @@ async fn no_region_anywhere() -> Outcome {
     Ok("identity and assume_role without a region".into())
 }
 
+/// The loaded configuration's retry settings reach the STS calls of a
+/// `role_arn` profile: with one attempt allowed, a failing STS sees one
+/// `AssumeRole`, not the SDK's default three.
+async fn settings_reach_the_profile_providers() -> Outcome {
+    let proxy = Proxy::start(moto().addr());
+    env("AWS_ENDPOINT_URL_STS", Some(&proxy.endpoint()));
+    let base = iam_user("settings-base").await;
+    let files = profile_files(
+        "[profile role]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/bsm-settings\n\
+         source_profile = base\nrole_session_name = settings\n",
+        &format!(
+            "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            base.key_id, base.secret
+        ),
+    );
+    proxy.fail_all(Some("AssumeRole"), bsm_tests::Fault::Unavailable);
+    let mut counts = Vec::new();
+    for attempts in [1, 2] {
+        let before = proxy.count("AssumeRole");
+        let built = with_files(&files)
+            .profile_name("role")
+            .endpoint_url(moto().endpoint())
+            .retry_config(
+                bsm::aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(attempts)
+                    .with_initial_backoff(Duration::from_millis(10)),
+            )
+            .build()
+            .await;
+        ensure!(built.is_err(), "STS fails: the build fails");
+        counts.push(proxy.count("AssumeRole") - before);
+    }
+    ensure!(
+        counts == [1, 2],
+        "AssumeRole attempts with 1 and 2 allowed: {counts:?}"
+    );
+    Ok(format!(
+        "AssumeRole attempts with max_attempts 1, 2: {counts:?}"
+    ))
+}
+
 #[test]
 fn every_source_resolves_once_and_behaves_like_the_aws_tools() {
     let scenarios: &[(&str, Scenario)] = &[
@@ -540,6 +581,9 @@ fn every_source_resolves_once_and_behaves_like_the_aws_tools() {
             Box::pin(a_missing_profile_names_itself_and_the_files())
         }),
         ("no region", || Box::pin(no_region_anywhere())),
+        ("settings reach the providers", || {
+            Box::pin(settings_reach_the_profile_providers())
+        }),
     ];
     let home = std::env::var_os("HOME");
     let mut failures = Vec::new();

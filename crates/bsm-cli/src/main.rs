@@ -175,12 +175,19 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         let text = c.to_string();
         // aws-config lists the sources of its chain on lines of their own.
         let (first, rest) = text.split_once("Attempted:").unwrap_or((&text, ""));
+        // aws-config's wording, shortened to what a person needs.
+        let short = |l: &str| {
+            l.replace("the credential provider was not enabled: ", "")
+                .replace(": the credential provider was not enabled", ": not set up")
+                .replace("the credential provider was not enabled", "")
+        };
         tried.extend(
             rest.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(str::to_owned),
+                .map(short),
         );
+        let first = short(first);
         let first = first.trim().trim_end_matches('.');
         if !first.is_empty() && !line.contains(first) {
             line.push_str(": ");

@@ -614,6 +614,57 @@ fn snapshot_save_and_show() {
 }
 
 #[test]
+fn missing_credentials_say_what_was_tried_and_what_to_do() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    let (out, stdout, stderr) = run(cmd.args(["whoami"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.is_empty());
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0], "bsm: error: cannot resolve AWS credentials: no credentials found in chain",
+        "{stderr}"
+    );
+    for source in [
+        "Environment",
+        "Profile",
+        "WebIdentityToken",
+        "EcsContainer",
+        "Ec2InstanceMetadata",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("  tried {source}: "))),
+            "one line for {source}: {stderr}"
+        );
+    }
+    assert!(lines.last().unwrap().starts_with("  to fix: "), "{stderr}");
+
+    let dir = temp_dir("bsm-cli-noprofile");
+    std::fs::write(dir.join("config"), "[profile other]\n").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    let (out, _, stderr) =
+        run(cmd
+            .env("AWS_CONFIG_FILE", dir.join("config"))
+            .args(["--profile", "ghost", "whoami"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.starts_with(&format!(
+            "bsm: error: profile `ghost` not found in {} or /dev/null\n",
+            dir.join("config").display()
+        )),
+        "names the profile and the files: {stderr}"
+    );
+    assert!(
+        stderr.contains("  to fix: `aws configure list-profiles`"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn bad_input_is_one_line_on_stderr() {
     for args in [
         vec!["--role-arn", "not-an-arn", "whoami"],
