@@ -1,7 +1,8 @@
 //! Cached accessors, first construction and warm identity, each beside its
-//! baseline in the same run: `cargo bench -p bsm --bench accessor --features
+//! baseline in the same run: `cargo bench -p bsm-aws --bench accessor --features
 //! s3`. Prints the ratios (bsm / baseline) after criterion's own report, the
-//! per-call time with 1 and 2 threads on one manager, and the bytes one
+//! calls per second per thread with 1, 2, 4 and 8 threads on one manager and
+//! with 1000 tokio tasks (each beside the bare `OnceLock`), and the bytes one
 //! manager and one cached client take (a counting global allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -112,9 +113,81 @@ fn per_call(f: impl Fn()) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// Calls per second per thread: `threads` threads, released together by a
+/// barrier, each calling `f` for one second.
+fn per_thread_rate(threads: u32, f: &(dyn Fn() + Sync)) -> f64 {
+    let barrier = std::sync::Barrier::new(threads as usize);
+    let span = std::time::Duration::from_secs(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    let mut calls = 0u32;
+                    while start.elapsed() < span {
+                        for _ in 0..1000 {
+                            f();
+                        }
+                        calls += 1000;
+                    }
+                    f64::from(calls) / start.elapsed().as_secs_f64()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>() / f64::from(threads)
+    })
+}
+
+/// Calls per second in all: 1000 tasks on a 2-worker multi-thread runtime,
+/// released together, each calling the accessor (`bsm`) or the bare
+/// `OnceLock` in batches of 100 (yielding between) for one second.
+fn tasks_rate(bsm: &SessionManager, ours: bool) -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let baseline: std::sync::Arc<OnceLock<bsm::aws_sdk_s3::Client>> = std::sync::Arc::default();
+    let cfg = bsm.sdk_config();
+    baseline.get_or_init(|| bsm::aws_sdk_s3::Client::new(&cfg));
+    let span = std::time::Duration::from_secs(1);
+    rt.block_on(async {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(1000));
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let (bsm, baseline, barrier) = (bsm.clone(), baseline.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let start = Instant::now();
+                    let mut calls = 0u32;
+                    while start.elapsed() < span {
+                        for _ in 0..100 {
+                            if ours {
+                                drop(black_box(bsm.s3_client()));
+                            } else {
+                                drop(black_box(baseline.get().cloned()));
+                            }
+                        }
+                        calls += 100;
+                        tokio::task::yield_now().await;
+                    }
+                    calls
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        let mut total = 0u32;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        f64::from(total) / started.elapsed().as_secs_f64()
+    })
+}
+
 fn benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     let bsm = manager(rt);
-    let cfg = bsm.sdk_config().clone();
+    let cfg = bsm.sdk_config();
     let baseline: OnceLock<bsm::aws_sdk_s3::Client> = OnceLock::new();
     baseline.get_or_init(|| bsm::aws_sdk_s3::Client::new(&cfg));
     let _ = bsm.s3_client();
@@ -163,7 +236,7 @@ fn benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
 
 fn ratios(rt: &tokio::runtime::Runtime) {
     let bsm = manager(rt);
-    let cfg = bsm.sdk_config().clone();
+    let cfg = bsm.sdk_config();
     let baseline: OnceLock<bsm::aws_sdk_s3::Client> = OnceLock::new();
     baseline.get_or_init(|| bsm::aws_sdk_s3::Client::new(&cfg));
     let _ = bsm.s3_client();
@@ -179,22 +252,30 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         generic / base
     );
 
-    // Two threads hammering the same manager: per-call time with 1 and 2,
-    // beside the same for the bare OnceLock (both clone one shared Arc, so
-    // both pay for its reference count bouncing between cores).
-    let threaded = |threads: u32, f: &(dyn Fn() + Sync)| {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| per_call(f))).collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum::<f64>() / f64::from(threads)
-        })
-    };
+    // Contention, honestly: 1, 2, 4 and 8 threads on one manager, released
+    // together by a barrier and each running for one second; calls per
+    // second per thread, bsm beside the bare OnceLock (both clone one shared
+    // Arc, so both pay for its reference count moving between cores).
     let acc = || drop(black_box(bsm.s3_client()));
     let plain = || drop(black_box(baseline.get().cloned()));
-    let (one, two) = (threaded(1, &acc), threaded(2, &acc));
-    let (bone, btwo) = (threaded(1, &plain), threaded(2, &plain));
+    for threads in [1, 2, 4, 8] {
+        let ours = per_thread_rate(threads, &acc);
+        let theirs = per_thread_rate(threads, &plain);
+        println!(
+            "{threads} thread(s), 1 s each: s3_client() {:.1} M calls/s per thread, \
+             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2})",
+            ours / 1e6,
+            theirs / 1e6,
+            theirs / ours
+        );
+    }
+    let (ours, theirs) = (tasks_rate(&bsm, true), tasks_rate(&bsm, false));
     println!(
-        "per-call s3_client() with 1 thread: {one:.1} ns, with 2 threads: {two:.1} ns; \
-         OnceLock get+clone: {bone:.1} ns and {btwo:.1} ns"
+        "1000 tokio tasks on 2 worker threads, 1 s: s3_client() {:.1} M calls/s in all, \
+         OnceLock get+clone {:.1} M calls/s (ratio {:.2})",
+        ours / 1e6,
+        theirs / 1e6,
+        theirs / ours
     );
 
     let new = per_call(|| drop(black_box(bsm::aws_sdk_s3::Client::new(&cfg))));

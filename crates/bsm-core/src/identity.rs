@@ -212,6 +212,9 @@ impl SessionManager {
     /// feature exposes it and a region is set; else one kept for identity
     /// calls, signed for `us-east-1` (STS's global endpoint's region) when no
     /// region is set, as in the Python original.
+    // Without the `sts` feature there are no STS hooks, and `self` goes
+    // unused.
+    #[cfg_attr(not(feature = "sts"), allow(clippy::unused_self))]
     pub(crate) fn identity_sts(&self, generation: &Generation) -> aws_sdk_sts::Client {
         let has_region = generation.sdk_config.region().is_some();
         #[cfg(feature = "sts")]
