@@ -10,6 +10,7 @@
 
 mod bench;
 mod emulator;
+mod mutants;
 mod publish;
 mod regen;
 
@@ -54,6 +55,11 @@ commands:
   bench-python
         bsm beside the Python original (boto-session-manager) against one
         moto: accessor, first client, cold process, concurrent first callers
+  mutants [FILE...]
+        mutation testing (cargo-mutants, installed with `cargo install
+        cargo-mutants`) of assume_role, identity, snapshot, cli_env and
+        credentials in bsm-core, each against its tests; in place, hours
+        on 2 cores; results in target/mutants/
   bench-build
         build cost from clean in target/bench-build: a binary with bsm vs
         aws-config + aws-sdk-s3, and cargo check of bsm-core with every
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Some("docs-rs") => step(DOCS_RS, publish::docs_rs),
         Some("package") => step(PACKAGE, publish::package),
         Some("bench-python") => bench::python(),
+        Some("mutants") => mutants::run_all(&args[1..]),
         Some("bench-build") => bench::build(),
         Some("-h" | "--help") => {
             println!("{USAGE}");

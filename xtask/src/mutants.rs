@@ -1,0 +1,60 @@
+//! `cargo xtask mutants`: mutation testing (cargo-mutants) of the files
+//! where a silent defect costs users most, each against the tests that
+//! exercise it. Long on 2 cores (a mutant rebuilds bsm-core and relinks
+//! the test binaries): run it in the background, not in CI. It mutates the
+//! working tree in place (each mutant is reverted before the next), so do
+//! not edit the tree while it runs. Results go to `target/mutants/<file>/`.
+
+use crate::{cargo, root, run};
+
+/// Each file, and the test targets that exercise it (the unit tests of
+/// bsm-core always run too). The slow suites (`slow_sts`, `differential`)
+/// are left out: a minute per mutant is what keeps the run to hours.
+const TARGETS: &[(&str, &[&str])] = &[
+    ("cli_env", &["handoff", "env_guard"]),
+    ("identity", &["session", "alias", "regions"]),
+    (
+        "credentials",
+        &["sources", "expiry", "builder", "bad_input"],
+    ),
+    ("snapshot", &["handoff", "bad_input", "secrets"]),
+    (
+        "assume_role",
+        &["assume_role", "expiry", "faults", "secrets", "bad_input"],
+    ),
+];
+
+/// Runs cargo-mutants on each file (or only those named in `only`).
+pub fn run_all(only: &[String]) -> Result<(), String> {
+    let venv = crate::emulator::ensure_venv(&root())?;
+    for (file, tests) in TARGETS {
+        if !only.is_empty() && !only.iter().any(|o| o == file) {
+            continue;
+        }
+        let mut cmd = cargo();
+        cmd.args([
+            "mutants",
+            "--in-place",
+            "--no-shuffle",
+            "--package",
+            "bsm-core",
+        ])
+        .arg("--file")
+        .arg(format!("crates/bsm-core/src/{file}.rs"))
+        .args(["--test-package", "bsm-core", "--test-package", "bsm-tests"])
+        .arg("--output")
+        .arg(root().join("target/mutants").join(file))
+        .args(["--", "--lib"]);
+        for t in *tests {
+            cmd.args(["--test", t]);
+        }
+        cmd.env("BSM_VENV", &venv);
+        crate::isolate_from_aws(&mut cmd);
+        // cargo-mutants exits non-zero when mutants survive: that is the
+        // report, not a failure of this command.
+        if let Err(e) = run(cmd) {
+            println!("{file}: {e} (see target/mutants/{file}/mutants.out)");
+        }
+    }
+    Ok(())
+}
