@@ -31,6 +31,9 @@ pub fn run_all(only: &[String]) -> Result<(), String> {
         if !only.is_empty() && !only.iter().any(|o| o == file) {
             continue;
         }
+        let out = root().join("target/mutants").join(file);
+        std::fs::create_dir_all(&out)
+            .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let mut cmd = cargo();
         cmd.args([
             "mutants",
