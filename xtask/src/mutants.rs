@@ -44,9 +44,9 @@ pub fn run_all(only: &[String]) -> Result<(), String> {
         ])
         .arg("--file")
         .arg(format!("crates/bsm-core/src/{file}.rs"))
-        .args(["--test-package", "bsm-core", "--test-package", "bsm-tests"])
+        .args(["--test-workspace", "true"])
         .arg("--output")
-        .arg(root().join("target/mutants").join(file))
+        .arg(&out)
         .args(["--", "--lib"]);
         for t in *tests {
             cmd.args(["--test", t]);
