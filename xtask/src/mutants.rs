@@ -35,19 +35,13 @@ pub fn run_all(only: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(&out)
             .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let mut cmd = cargo();
-        cmd.args([
-            "mutants",
-            "--in-place",
-            "--no-shuffle",
-            "--package",
-            "bsm-core",
-        ])
-        .arg("--file")
-        .arg(format!("crates/bsm-core/src/{file}.rs"))
-        .args(["--test-workspace", "true"])
-        .arg("--output")
-        .arg(&out)
-        .args(["--", "--lib"]);
+        cmd.args(["mutants", "--in-place", "--no-shuffle"])
+            .arg("--file")
+            .arg(format!("crates/bsm-core/src/{file}.rs"))
+            .args(["--test-workspace", "true"])
+            .arg("--output")
+            .arg(&out)
+            .args(["--", "--lib"]);
         for t in *tests {
             cmd.args(["--test", t]);
         }
