@@ -35,13 +35,26 @@ pub fn run_all(only: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(&out)
             .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let mut cmd = cargo();
-        cmd.args(["mutants", "--in-place", "--no-shuffle"])
-            .arg("--file")
-            .arg(format!("crates/bsm-core/src/{file}.rs"))
-            .args(["--test-workspace", "true"])
-            .arg("--output")
-            .arg(&out)
-            .args(["--", "--lib"]);
+        // cargo-mutants runs its baseline on the mutated package alone,
+        // where bsm-tests' targets do not exist: the baseline is skipped (the
+        // same tests pass in `cargo xtask test`), with fixed timeouts.
+        cmd.args([
+            "mutants",
+            "--in-place",
+            "--no-shuffle",
+            "--baseline",
+            "skip",
+            "--timeout",
+            "300",
+            "--build-timeout",
+            "900",
+        ])
+        .arg("--file")
+        .arg(format!("crates/bsm-core/src/{file}.rs"))
+        .args(["--test-workspace", "true"])
+        .arg("--output")
+        .arg(&out)
+        .args(["--", "--lib"]);
         for t in *tests {
             cmd.args(["--test", t]);
         }
