@@ -13,6 +13,17 @@ const TRUNCATED_SECRET: &str = "SecretOfATruncatedAnswer/0123456789abcdef";
 const TRUNCATED: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
     <AssumeRoleResult><Credentials><AccessKeyId>ASIATRUNCATED0000001</AccessKeyId>\
     <SecretAccessKey>SecretOfATruncatedAnswer/0123456789abcdef</SecretAccessKey><Sessi";
+const UNREADABLE_SECRET: &str = "SecretOfAnUnreadableAnswer/0123456789abcd";
+/// A whole `AssumeRole` answer with an expiration the SDK cannot read: the
+/// SDK fails with the raw response (new key and token in its body) kept.
+const UNREADABLE: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+    <AssumeRoleResult><Credentials><AccessKeyId>ASIAUNREADABLE000001</AccessKeyId>\
+    <SecretAccessKey>SecretOfAnUnreadableAnswer/0123456789abcd</SecretAccessKey>\
+    <SessionToken>TokenOfAnUnreadableAnswer</SessionToken>\
+    <Expiration>not a date</Expiration></Credentials>\
+    <AssumedRoleUser><AssumedRoleId>AROA:s</AssumedRoleId>\
+    <Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn></AssumedRoleUser>\
+    </AssumeRoleResult></AssumeRoleResponse>";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_debug_errors_or_logs() {
@@ -70,7 +81,8 @@ async fn no_secret_in_debug_errors_or_logs() {
     ]);
     // Errors, from every kind of failure.
     let errors = [
-        truncated_assume_role_error().await,
+        assume_role_error_answered_with(TRUNCATED, "incomplete credentials").await,
+        assume_role_error_answered_with(UNREADABLE, "STS AssumeRole").await,
         SessionManager::builder()
             .credentials("AKIA", SECRET, Some(String::new()))
             .build()
@@ -116,20 +128,20 @@ async fn no_secret_in_debug_errors_or_logs() {
             role_token.as_str(),
             "external-secret-id",
             TRUNCATED_SECRET,
+            UNREADABLE_SECRET,
+            "TokenOfAnUnreadableAnswer",
         ] {
             assert!(!text.contains(secret), "a secret in: {text}");
         }
     }
 }
 
-/// The error of an `AssumeRole` whose answer was cut short after the new
-/// secret key: it must not keep the key.
-async fn truncated_assume_role_error() -> bsm::Error {
+/// The error of an `AssumeRole` answered with `body` (status 200), which
+/// must mention `expected`: it must not keep the new key or token the body
+/// holds.
+async fn assume_role_error_answered_with(body: &'static str, expected: &str) -> bsm::Error {
     let proxy = bsm_tests::Proxy::start(moto().addr());
-    proxy.fail_all(
-        Some("AssumeRole"),
-        bsm_tests::Fault::Respond(200, TRUNCATED),
-    );
+    proxy.fail_all(Some("AssumeRole"), bsm_tests::Fault::Respond(200, body));
     let through_proxy = SessionManager::builder()
         .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
         .region("us-east-1")
@@ -138,17 +150,14 @@ async fn truncated_assume_role_error() -> bsm::Error {
         .await
         .unwrap();
     let err = through_proxy
-        .assume_role("arn:aws:iam::123456789012:role/truncated")
+        .assume_role("arn:aws:iam::123456789012:role/answered")
         .send()
         .await
         .unwrap_err();
+    assert!(proxy.count("AssumeRole") >= 1, "the answer was served");
     assert!(
-        proxy.count("AssumeRole") >= 1,
-        "the truncated answer was served"
-    );
-    assert!(
-        bsm_tests::error_chain(&err).contains("incomplete credentials"),
-        "{err:?}"
+        bsm_tests::error_chain(&err).contains(expected),
+        "{expected}: {err:?}"
     );
     err
 }

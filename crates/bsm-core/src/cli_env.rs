@@ -311,3 +311,30 @@ impl Drop for ProcessEnvGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AwsCliEnv;
+
+    #[test]
+    fn debug_shows_what_is_not_secret_and_redacts_what_is() {
+        let env = AwsCliEnv {
+            vars: vec![
+                ("AWS_ACCESS_KEY_ID", Some("AKIADEBUGSHOWN000001".into())),
+                ("AWS_SECRET_ACCESS_KEY", Some("debug-secret".into())),
+                ("AWS_SESSION_TOKEN", Some("debug-token".into())),
+                ("AWS_SECURITY_TOKEN", Some("debug-token".into())),
+                ("AWS_REGION", Some("eu-west-3".into())),
+                ("AWS_PROFILE", None),
+            ],
+        };
+        assert_eq!(
+            format!("{env:?}"),
+            "{\"AWS_ACCESS_KEY_ID\": \"AKIADEBUGSHOWN000001\", \
+             \"AWS_SECRET_ACCESS_KEY\": \"<redacted>\", \
+             \"AWS_SESSION_TOKEN\": \"<redacted>\", \
+             \"AWS_SECURITY_TOKEN\": \"<redacted>\", \
+             \"AWS_REGION\": \"eu-west-3\", \"AWS_PROFILE\": \"<removed>\"}"
+        );
+    }
+}
