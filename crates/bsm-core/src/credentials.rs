@@ -476,6 +476,31 @@ mod tests {
             "untagged: their own"
         );
         assert_eq!(fixed_end(&creds(&[F::CredentialsProfile], None)), None);
+        // A custom provider may leave an empty list of features: untagged.
+        let mut empty = creds(&[], Some(t));
+        empty.get_property_mut_or_default::<Vec<AwsCredentialFeature>>();
+        assert_eq!(fixed_end(&empty), Some(t), "an empty list: their own");
+    }
+
+    #[test]
+    fn one_profile_file_given_is_enough_and_the_other_is_the_default() {
+        let none = ProfilePaths::default();
+        assert!(none.env_config_files().is_none(), "aws-config's own rules");
+        for paths in [
+            ProfilePaths {
+                config: Some("/tmp/bsm-config".into()),
+                credentials: None,
+            },
+            ProfilePaths {
+                config: None,
+                credentials: Some("/tmp/bsm-credentials".into()),
+            },
+        ] {
+            let files = paths.env_config_files().expect("the file given is used");
+            let debug = format!("{files:?}");
+            let given = paths.config.or(paths.credentials).unwrap();
+            assert!(debug.contains(given.to_str().unwrap()), "{debug}");
+        }
     }
 
     #[test]

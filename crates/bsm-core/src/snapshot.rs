@@ -412,6 +412,20 @@ impl Drop for SnapshotGuard {
 mod tests {
     use super::*;
 
+    #[test]
+    fn debug_shows_region_and_key_id_and_redacts_the_secrets() {
+        let mut s = snap(Some("debug-token"));
+        s.aws_access_key_id = "AKIADEBUGSHOWN000001".into();
+        s.aws_secret_access_key = "debug-secret".into();
+        assert_eq!(
+            format!("{s:?}"),
+            "Snapshot { region_name: Some(\"us-east-1\"), aws_access_key_id: \"AKIADEBUGSHOWN000001\", \
+             aws_secret_access_key: \"<redacted>\", aws_session_token: Some(\"<redacted>\") }"
+        );
+        s.aws_session_token = None;
+        assert!(format!("{s:?}").ends_with("aws_session_token: None }"));
+    }
+
     fn snap(token: Option<&str>) -> Snapshot {
         Snapshot {
             region_name: Some("us-east-1".into()),
