@@ -82,6 +82,14 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
     }
 }
 
+/// Runs `f` with a subscriber that captures every event of this thread (and
+/// only of it: other tests of the binary are not seen, nor see these).
+pub fn on_this_thread<R>(f: impl FnOnce(&Captured) -> R) -> R {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(Layer(captured.clone()));
+    tracing::subscriber::with_default(subscriber, || f(&captured))
+}
+
 /// Installs a process-wide subscriber that captures every event at every
 /// level. Call once per test binary, before anything logs.
 ///

@@ -71,6 +71,21 @@ async fn who_am_i_prints_the_five_python_lines() {
     assert!(raw.contains(&format!("AWS Account Id = {ACCOUNT}\n")));
     assert!(raw.contains(&format!("Principal Arn = {ARN}\n")));
     assert!(raw.contains(&format!("User Id = {user_id}\n")));
+    // `print_who_am_i` writes the same summary, and only it, to stdout (a
+    // child process, so stdout is what is read).
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_who_am_i"))
+        .arg("--masked")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", moto().endpoint())
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap(),
+        format!("{masked}\n")
+    );
 }
 
 #[tokio::test]
@@ -374,4 +389,81 @@ async fn debug_output_never_shows_the_secret() {
         assert!(!text.contains(token), "token in {text}");
     }
     assert!(manager_debug.contains("us-east-1"));
+}
+
+/// How many cache generations `captured` saw dropped.
+fn generations_dropped(captured: &bsm_tests::capture::Captured) -> usize {
+    captured
+        .events()
+        .iter()
+        .filter(|e| e.field("message") == Some("cache generation dropped"))
+        .count()
+}
+
+#[test]
+fn a_thread_lets_go_of_a_cleared_generation_on_its_next_call_or_when_it_ends() {
+    bsm_tests::capture::on_this_thread(|captured| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let bsm = rt.block_on(manager(&moto().endpoint()));
+        drop(bsm.s3_client());
+        bsm.clear_cache();
+        assert_eq!(
+            generations_dropped(captured),
+            0,
+            "this thread still has generation 0 at hand"
+        );
+        drop(bsm.s3_client());
+        assert_eq!(
+            generations_dropped(captured),
+            1,
+            "its next call lets go of generation 0"
+        );
+        // Another thread takes generation 1 and ends: it lets go of it.
+        std::thread::scope(|s| {
+            s.spawn(|| drop(bsm.s3_client()));
+        });
+        bsm.clear_cache();
+        drop(bsm.s3_client());
+        assert_eq!(
+            generations_dropped(captured),
+            2,
+            "generation 1 is freed: the ended thread let go of it too"
+        );
+        drop(bsm);
+        drop(rt);
+    });
+}
+
+#[tokio::test]
+async fn more_managers_than_a_thread_keeps_at_hand_each_serve_their_own_client() {
+    let endpoint = moto().endpoint();
+    let mut managers = Vec::new();
+    for _ in 0..20 {
+        managers.push(manager(&endpoint).await);
+    }
+    let firsts: Vec<_> = managers.iter().map(SessionManager::s3_client).collect();
+    for _ in 0..50 {
+        for (m, first) in managers.iter().zip(&firsts) {
+            assert!(std::ptr::eq(m.s3_client().config(), first.config()));
+        }
+    }
+    let distinct: std::collections::HashSet<usize> = firsts
+        .iter()
+        .map(|c| std::ptr::from_ref(c.config()) as usize)
+        .collect();
+    assert_eq!(distinct.len(), 20, "one client per manager");
+    for m in &managers {
+        assert_eq!(m.cache_stats().clients_built, 1);
+    }
+    // A clear is seen at once, whichever managers this thread has at hand.
+    for m in &managers {
+        m.clear_cache();
+    }
+    for (m, first) in managers.iter().zip(&firsts) {
+        assert!(!std::ptr::eq(m.s3_client().config(), first.config()));
+        assert_eq!(m.cache_stats().clients_built, 1);
+    }
 }

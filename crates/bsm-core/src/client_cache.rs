@@ -3,10 +3,19 @@
 //! generation's credentials provider and identity cache). `clear_cache`
 //! swaps in a new generation whole, so a reader always sees one consistent
 //! set.
+//!
+//! Each thread also keeps, for the last few managers it used, the
+//! generation it saw ([`with_recent`], [`remember`]): a warm accessor call
+//! then reads the manager's current generation id and finds it at hand,
+//! with no atomic read-modify-write but the client clone's own reference
+//! count. A thread lets go of a generation on its next call to that manager
+//! after `clear_cache`, when other managers push it out, or when the thread
+//! ends.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -19,6 +28,8 @@ use crate::{AwsService, Error, Result};
 /// The caches that `clear_cache` drops, and the configuration they are
 /// built from.
 pub(crate) struct Generation {
+    /// Unique in the process (see [`with_recent`]).
+    pub(crate) id: u64,
     pub(crate) number: u64,
     /// The manager's configuration with this generation's credentials
     /// provider and identity cache.
@@ -45,7 +56,10 @@ impl Generation {
         provider: SharedCredentialsProvider,
         identity_cache: SharedIdentityCache,
     ) -> Self {
+        /// The next generation id; 0 is never given out.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             number,
             sdk_config,
             provider,
@@ -81,6 +95,11 @@ impl Generation {
             .as_ref()
     }
 
+    /// The client in `slot`, if it is built.
+    pub(crate) fn built_client(&self, slot: usize) -> Option<&(dyn Any + Send + Sync)> {
+        self.clients[slot].get().map(AsRef::as_ref)
+    }
+
     /// How many clients this generation has built.
     pub(crate) fn built(&self) -> usize {
         self.built.load(Ordering::Relaxed)
@@ -104,6 +123,11 @@ impl<T: Clone + Send + Sync + 'static> FlightCell<T> {
             value: OnceLock::new(),
             running: Mutex::new(None),
         }
+    }
+
+    /// The value, if it is there.
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.value.get()
     }
 
     /// The value, fetched by `init` if nobody has it yet or is fetching it.
@@ -190,6 +214,78 @@ impl<T> Drop for LeaderGuard<'_, T> {
     fn drop(&mut self) {
         *lock(self.running) = None;
     }
+}
+
+/// How many managers' generations one thread keeps at hand.
+const RECENT: usize = 8;
+
+/// One manager's generation as a thread last saw it.
+struct Recent {
+    /// The manager's generation holder (its address, as a key).
+    owner: usize,
+    generation: Arc<Generation>,
+}
+
+/// A thread's recent generations, and how many misses it has had since it
+/// last pushed one out.
+#[derive(Default)]
+struct RecentGenerations {
+    entries: Vec<Recent>,
+    misses: usize,
+}
+
+thread_local! {
+    static RECENT_GENERATIONS: RefCell<RecentGenerations> = RefCell::new(RecentGenerations::default());
+}
+
+/// `f` on this thread's copy of the generation with id `id`, if it has one.
+/// Reentrant calls (from `f`) see nothing and return `None`: `f` must not
+/// run user code, only read what is built.
+#[inline]
+pub(crate) fn with_recent<R>(id: u64, f: impl FnOnce(&Generation) -> Option<R>) -> Option<R> {
+    RECENT_GENERATIONS
+        .try_with(|r| {
+            let r = r.try_borrow().ok()?;
+            let hit = r.entries.iter().find(|e| e.generation.id == id)?;
+            f(&hit.generation)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps `generation`, the current one of `owner`, at hand for this thread:
+/// in place of `owner`'s older one, in a free place, or (after a run of
+/// misses, so a thread that cycles through more than [`RECENT`] managers
+/// does not churn) in place of another manager's.
+#[cold]
+pub(crate) fn remember(owner: usize, generation: &Arc<Generation>) {
+    let replaced = RECENT_GENERATIONS
+        .try_with(|r| {
+            let mut r = r.try_borrow_mut().ok()?;
+            let r = &mut *r;
+            if let Some(e) = r.entries.iter_mut().find(|e| e.owner == owner) {
+                return Some(std::mem::replace(&mut e.generation, Arc::clone(generation)));
+            }
+            let new = Recent {
+                owner,
+                generation: Arc::clone(generation),
+            };
+            if r.entries.len() < RECENT {
+                r.entries.push(new);
+                return None;
+            }
+            r.misses += 1;
+            if r.misses < 16 {
+                return None;
+            }
+            r.misses = 0;
+            let old = std::mem::replace(&mut r.entries[fastrand::usize(..RECENT)], new);
+            Some(old.generation)
+        })
+        .ok()
+        .flatten();
+    // Dropped outside the borrow: a generation's drop runs the SDK's code.
+    drop(replaced);
 }
 
 fn cancelled() -> Error {

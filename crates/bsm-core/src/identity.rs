@@ -88,8 +88,12 @@ impl SessionManager {
 
     /// Runs `f` on the cached identity, fetching it first if needed; copies
     /// only what `f` takes.
-    async fn with_identity<R>(&self, f: impl FnOnce(&Identity) -> R) -> Result<R> {
-        let generation = self.generation();
+    async fn with_identity<R>(&self, f: impl Fn(&Identity) -> R) -> Result<R> {
+        let id = self.current_generation_id();
+        if let Some(r) = crate::client_cache::with_recent(id, |g| g.identity.get().map(&f)) {
+            return Ok(r);
+        }
+        let generation = self.recent_generation();
         let identity = generation
             .identity
             .get_or_try_init(|| async {

@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +58,9 @@ pub(crate) struct Inner {
     pub(crate) source: CredentialSource,
     /// The current generation; the regional managers follow it.
     pub(crate) cache: Arc<ArcSwap<Generation>>,
+    /// The id of the generation in `cache`, stored just before it (see
+    /// [`crate::client_cache::with_recent`]).
+    current: AtomicU64,
     clearing: Mutex<()>,
     pub(crate) regions: crate::region::Regions,
 }
@@ -149,6 +153,7 @@ impl SessionManager {
         regions: crate::region::Regions,
     ) -> Self {
         let first = new_generation(0, &parts.base, &parts.recipe);
+        let current = AtomicU64::new(first.id);
         Self {
             inner: Arc::new(Inner {
                 base: parts.base,
@@ -159,6 +164,7 @@ impl SessionManager {
                 hooks: parts.hooks,
                 source: parts.source,
                 cache: Arc::new(ArcSwap::from_pointee(first)),
+                current,
                 clearing: Mutex::new(()),
                 regions,
             }),
@@ -211,8 +217,27 @@ impl SessionManager {
     /// concurrent first callers build exactly one client. Building cannot
     /// fail and makes no request.
     #[must_use]
+    #[inline]
     pub fn client<C: Service>(&self) -> C {
-        self.client_in::<C>(&self.inner.cache.load())
+        let id = self.inner.current.load(Ordering::Acquire);
+        crate::client_cache::with_recent(id, |g| {
+            g.built_client(C::SLOT)?.downcast_ref::<C>().cloned()
+        })
+        .unwrap_or_else(|| self.client_in::<C>(&self.recent_generation()))
+    }
+
+    /// The current generation, kept at hand for this thread's next calls.
+    #[cold]
+    pub(crate) fn recent_generation(&self) -> Arc<Generation> {
+        let generation = self.inner.cache.load_full();
+        crate::client_cache::remember(Arc::as_ptr(&self.inner).addr(), &generation);
+        generation
+    }
+
+    /// The current generation's id (to look it up with
+    /// [`crate::client_cache::with_recent`]).
+    pub(crate) fn current_generation_id(&self) -> u64 {
+        self.inner.current.load(Ordering::Acquire)
     }
 
     /// The cached client of `C` in one generation.
@@ -286,12 +311,24 @@ impl SessionManager {
     /// new identity cache. Safe while other tasks use the manager: calls
     /// already running finish with what they had. Configuration (region,
     /// endpoint, hooks, explicit keys, an explicit expiration time) is kept.
+    ///
+    /// When the old clients are freed: each thread keeps the cache it last
+    /// saw of up to 8 managers at hand (that is what makes a warm
+    /// [`client`](Self::client) call a pointer comparison), and lets go of the
+    /// old one on its next call to this manager, when other managers push it
+    /// out, or when the thread ends. The same holds for a dropped manager.
     pub fn clear_cache(&self) {
         // Clears take turns, so the generation moves on by one each time and
         // never goes backwards; readers never take this lock.
         let _turn = lock(&self.inner.clearing);
         let number = self.inner.cache.load().number + 1;
         let generation = new_generation(number, &self.inner.base, &self.inner.recipe);
+        // The id goes first: a thread that sees the new generation in
+        // `cache` (an acquire load) then sees its id too, so it never takes
+        // an older generation's client from its recent ones afterwards. One
+        // that sees the new id first finds no such generation at hand and
+        // loads `cache`.
+        self.inner.current.store(generation.id, Ordering::Release);
         self.inner.cache.store(Arc::new(generation));
         tracing::debug!(generation = number, "cache cleared");
         // The managers of other regions follow this one's credentials.
