@@ -412,6 +412,114 @@ impl Drop for SnapshotGuard {
 mod tests {
     use super::*;
 
+    /// A new empty folder under `base`.
+    fn scratch(base: &Path, name: &str) -> PathBuf {
+        let dir = base.join(format!(
+            "bsm-unit-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The error and its causes, as one text.
+    fn chain(e: &Error) -> String {
+        let mut text = e.to_string();
+        let mut cur = std::error::Error::source(e);
+        while let Some(c) = cur {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cur = c.source();
+        }
+        text
+    }
+
+    #[test]
+    fn the_default_path_is_in_home() {
+        // Read only: the test does not change the environment.
+        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(home) => assert_eq!(
+                Snapshot::default_path().unwrap(),
+                PathBuf::from(home).join(".bsm-snapshot.json")
+            ),
+            None => assert!(Snapshot::default_path().is_err()),
+        }
+    }
+
+    #[test]
+    fn write_replace_replaces_and_write_new_refuses() {
+        let dir = scratch(&std::env::temp_dir(), "replace");
+        let path = dir.join("snap.json");
+        snap(None).write_new(&path).unwrap();
+        let second = snap(Some("second"));
+        let err = second.write_new(&path).unwrap_err();
+        assert!(chain(&err).contains("a file already exists there"), "{err}");
+        assert_eq!(Snapshot::read(&path).unwrap(), snap(None), "left as it was");
+        second.write_replace(&path).unwrap();
+        assert_eq!(Snapshot::read(&path).unwrap(), second);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["snap.json"], "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_temporary_file_is_made_beside_the_target() {
+        // On another file system than the working folder (tmpfs), a
+        // temporary file made anywhere else could not be linked into place.
+        let Ok(shm) = std::fs::metadata("/dev/shm") else {
+            return;
+        };
+        assert!(shm.is_dir());
+        let dir = scratch(Path::new("/dev/shm"), "beside");
+        let path = dir.join("snap.json");
+        snap(None).write_new(&path).unwrap();
+        assert_eq!(Snapshot::read(&path).unwrap(), snap(None));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn io_errors_keep_their_cause_and_only_an_existing_file_says_so() {
+        let missing = Path::new("/nonexistent-bsm-dir/snap.json");
+        let err = snap(None).write_new(missing).unwrap_err();
+        let text = chain(&err);
+        assert!(!text.contains("already exists"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        let text = chain(&Snapshot::read(missing).unwrap_err());
+        assert!(!text.contains("symbolic link"), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        #[cfg(unix)]
+        {
+            let dir = scratch(&std::env::temp_dir(), "link");
+            let target = dir.join("snap.json");
+            snap(None).write_new(&target).unwrap();
+            let link = dir.join("link.json");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let text = chain(&Snapshot::read(&link).unwrap_err());
+            assert!(text.contains("the path is a symbolic link"), "{text}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn masked_hides_the_secret_and_the_token() {
+        assert_eq!(
+            snap(Some("tok")).masked(),
+            "region_name = us-east-1\naws_access_key_id = AKIA***EY01\n\
+             aws_secret_access_key = ********\naws_session_token = <set>"
+        );
+        let mut s = snap(None);
+        s.region_name = None;
+        assert_eq!(
+            s.masked(),
+            "region_name = <not set>\naws_access_key_id = AKIA***EY01\n\
+             aws_secret_access_key = ********\naws_session_token = <not set>"
+        );
+    }
+
     #[test]
     fn debug_shows_region_and_key_id_and_redacts_the_secrets() {
         let mut s = snap(Some("debug-token"));
