@@ -275,7 +275,31 @@ async fn snapshots_are_read_only_from_the_users_own_small_regular_files() {
     let loose = dir.join("loose.json");
     std::fs::write(&loose, good.to_json()).unwrap();
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(Snapshot::read(&loose).unwrap(), good);
+    let warnings = |path: &std::path::Path| {
+        bsm_tests::capture::on_this_thread(|captured| {
+            assert_eq!(Snapshot::read(path).unwrap(), good);
+            captured
+                .events()
+                .iter()
+                .filter(|e| e.level == tracing::Level::WARN)
+                .map(|e| e.field("message").unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        })
+    };
+    let loose_warnings = warnings(&loose);
+    assert_eq!(loose_warnings.len(), 1, "{loose_warnings:?}");
+    assert!(
+        loose_warnings[0].contains("readable by other users"),
+        "{loose_warnings:?}"
+    );
+    assert_eq!(warnings(&real), Vec::<String>::new(), "0600: no warning");
+    // Exactly the largest size read is still read.
+    let largest = dir.join("largest.json");
+    let json = good.to_json();
+    std::fs::write(&largest, " ".repeat(64 * 1024 - json.len()) + &json).unwrap();
+    std::fs::set_permissions(&largest, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(std::fs::metadata(&largest).unwrap().len(), 65_536);
+    assert_eq!(Snapshot::read(&largest).unwrap(), good);
     let _ = std::fs::remove_dir_all(dir);
 }
 
