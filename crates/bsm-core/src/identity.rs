@@ -93,6 +93,13 @@ impl SessionManager {
         if let Some(r) = crate::client_cache::with_recent(id, |g| g.identity.get().map(&f)) {
             return Ok(r);
         }
+        // The fetch's state (the STS call's) is large: kept on the heap, so
+        // this future stays small and a warm call moves only a few words.
+        Box::pin(self.fetch_identity(f)).await
+    }
+
+    /// The cached identity, fetched from STS by one caller for all.
+    async fn fetch_identity<R>(&self, f: impl Fn(&Identity) -> R) -> Result<R> {
         let generation = self.recent_generation();
         let identity = generation
             .identity
