@@ -332,6 +332,28 @@ async fn the_snapshot_guard_deletes_only_the_file_it_wrote() {
     drop(guard);
     assert!(!dir.join("relative.json").exists(), "the snapshot is gone");
     let _ = std::fs::remove_file(previous.join("relative.json"));
+
+    // Gone already: nothing to say. Not checkable (its folder replaced by a
+    // file): one warning.
+    let warnings_on_drop = |guard: bsm::SnapshotGuard| {
+        bsm_tests::capture::on_this_thread(|captured| {
+            drop(guard);
+            captured
+                .events()
+                .iter()
+                .filter(|e| e.level == tracing::Level::WARN)
+                .count()
+        })
+    };
+    let gone = bsm.temp_snapshot(dir.join("gone.json")).await.unwrap();
+    std::fs::remove_file(dir.join("gone.json")).unwrap();
+    assert_eq!(warnings_on_drop(gone), 0, "already gone: no warning");
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let hidden = bsm.temp_snapshot(sub.join("snap.json")).await.unwrap();
+    std::fs::remove_dir_all(&sub).unwrap();
+    std::fs::write(&sub, "a file where the folder was").unwrap();
+    assert_eq!(warnings_on_drop(hidden), 1, "cannot check: one warning");
     let _ = std::fs::remove_dir_all(dir);
 }
 
