@@ -79,6 +79,20 @@ async fn no_secret_in_debug_errors_or_logs() {
                 .external_id("external-secret-id")
         ),
     ]);
+    // Redacted, not empty: what is not secret is still shown.
+    let role_debug = format!(
+        "{:?}",
+        bsm.assume_role("arn:aws:iam::123456789012:role/x")
+            .external_id("external-secret-id")
+            .region("eu-west-1")
+    );
+    for shown in [
+        "AssumeRoleBuilder { params: AssumeRole { role_arn: \"arn:aws:iam::123456789012:role/x\"",
+        "external_id: Some(\"<set>\")",
+        "region: Some(\"eu-west-1\")",
+    ] {
+        assert!(role_debug.contains(shown), "{shown} in {role_debug}");
+    }
     // Errors, from every kind of failure.
     let errors = [
         assume_role_error_answered_with(TRUNCATED, "incomplete credentials").await,
