@@ -55,11 +55,12 @@ commands:
   bench-python
         bsm beside the Python original (boto-session-manager) against one
         moto: accessor, first client, cold process, concurrent first callers
-  mutants [FILE...]
+  mutants [--iterate] [FILE...]
         mutation testing (cargo-mutants, installed with `cargo install
         cargo-mutants`) of assume_role, identity, snapshot, cli_env and
-        credentials in bsm-core, each against its tests; in place, hours
-        on 2 cores; results in target/mutants/
+        credentials in bsm-core, each against its tests; in place, an
+        hour or more on 2 cores; results in target/mutants/; --iterate
+        tests only what the last run did not catch
   bench-build
         build cost from clean in target/bench-build: a binary with bsm vs
         aws-config + aws-sdk-s3, and cargo check of bsm-core with every

@@ -25,10 +25,14 @@ const TARGETS: &[(&str, &[&str])] = &[
 ];
 
 /// Runs cargo-mutants on each file (or only those named in `only`).
-pub fn run_all(only: &[String]) -> Result<(), String> {
+pub fn run_all(args: &[String]) -> Result<(), String> {
+    // `--iterate`: test only what the last run of that file did not catch
+    // (missed, timed out) and mutants of code changed since.
+    let iterate = args.iter().any(|a| a == "--iterate");
+    let only: Vec<&String> = args.iter().filter(|a| *a != "--iterate").collect();
     let venv = crate::emulator::ensure_venv(&root())?;
     for (file, tests) in TARGETS {
-        if !only.is_empty() && !only.iter().any(|o| o == file) {
+        if !only.is_empty() && !only.iter().any(|o| o.as_str() == *file) {
             continue;
         }
         let out = root().join("target/mutants").join(file);
@@ -61,6 +65,9 @@ pub fn run_all(only: &[String]) -> Result<(), String> {
         .arg(&out);
         for t in *tests {
             cmd.arg(format!("--cargo-arg=--test={t}"));
+        }
+        if iterate {
+            cmd.arg("--iterate");
         }
         cmd.env("BSM_VENV", &venv);
         crate::isolate_from_aws(&mut cmd);
