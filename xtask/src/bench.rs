@@ -267,6 +267,15 @@ pub fn build() -> Result<(), String> {
             bsm_rs,
         ),
         (
+            "aws-config + aws-sdk-s3 (default features) + bsm, features = [\"s3\"]: bsm added to a project that has them",
+            format!(
+                "aws-config = {{ version = \"1\", features = [\"behavior-version-latest\"] }}\naws-sdk-s3 = \"1\"\n\
+                 bsm = {{ package = \"bsm-aws\", path = {:?}, features = [\"s3\"] }}\n{tokio}",
+                bsm_path.display().to_string()
+            ),
+            bsm_rs,
+        ),
+        (
             "bsm, features = [\"s3\", \"iam\"] (the account alias)",
             format!(
                 "bsm = {{ package = \"bsm-aws\", path = {:?}, features = [\"s3\", \"iam\"] }}\n{tokio}",
