@@ -79,42 +79,8 @@ async fn no_secret_in_debug_errors_or_logs() {
                 .external_id("external-secret-id")
         ),
     ]);
-    // Redacted, not empty: what is not secret is still shown.
-    let role_debug = format!(
-        "{:?}",
-        bsm.assume_role("arn:aws:iam::123456789012:role/x")
-            .external_id("external-secret-id")
-            .region("eu-west-1")
-    );
-    for shown in [
-        "AssumeRoleBuilder { params: AssumeRole { role_arn: \"arn:aws:iam::123456789012:role/x\"",
-        "external_id: Some(\"<set>\")",
-        "region: Some(\"eu-west-1\")",
-    ] {
-        assert!(role_debug.contains(shown), "{shown} in {role_debug}");
-    }
     // Errors, from every kind of failure.
-    let errors = [
-        assume_role_error_answered_with(TRUNCATED, "incomplete credentials").await,
-        assume_role_error_answered_with(UNREADABLE, "STS AssumeRole").await,
-        SessionManager::builder()
-            .credentials("AKIA", SECRET, Some(String::new()))
-            .build()
-            .await
-            .unwrap_err(),
-        bsm.assume_role("bad").send().await.unwrap_err(),
-        bsm::Snapshot::read("/nonexistent/bsm.json").unwrap_err(),
-        SessionManager::builder()
-            .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
-            .endpoint_url("http://127.0.0.1:9")
-            .region("us-east-1")
-            .build()
-            .await
-            .unwrap()
-            .aws_account_id()
-            .await
-            .unwrap_err(),
-    ];
+    let errors = errors_of_every_kind(&bsm).await;
     for e in &errors {
         texts.push(format!("{e} {e:?}"));
         let mut cur = std::error::Error::source(e);
@@ -174,4 +140,55 @@ async fn assume_role_error_answered_with(body: &'static str, expected: &str) -> 
         "{expected}: {err:?}"
     );
     err
+}
+
+/// Redacted, not empty: what is not secret is still shown.
+#[tokio::test]
+async fn the_assume_role_builder_shows_what_is_not_secret() {
+    let bsm = SessionManager::builder()
+        .credentials("AKIAKNOWNKEY00000001", SECRET, None)
+        .region("us-east-1")
+        .build()
+        .await
+        .unwrap();
+    let role_debug = format!(
+        "{:?}",
+        bsm.assume_role("arn:aws:iam::123456789012:role/x")
+            .external_id("external-secret-id")
+            .region("eu-west-1")
+    );
+    for shown in [
+        "AssumeRoleBuilder { params: AssumeRole { role_arn: \"arn:aws:iam::123456789012:role/x\"",
+        "external_id: Some(\"<set>\")",
+        "region: Some(\"eu-west-1\")",
+    ] {
+        assert!(role_debug.contains(shown), "{shown} in {role_debug}");
+    }
+    assert!(!role_debug.contains("external-secret-id"), "{role_debug}");
+}
+
+/// An error from every kind of failure: STS answers holding keys, bad
+/// input, a missing file, an unreachable endpoint.
+async fn errors_of_every_kind(bsm: &SessionManager) -> Vec<bsm::Error> {
+    vec![
+        assume_role_error_answered_with(TRUNCATED, "incomplete credentials").await,
+        assume_role_error_answered_with(UNREADABLE, "STS AssumeRole").await,
+        SessionManager::builder()
+            .credentials("AKIA", SECRET, Some(String::new()))
+            .build()
+            .await
+            .unwrap_err(),
+        bsm.assume_role("bad").send().await.unwrap_err(),
+        bsm::Snapshot::read("/nonexistent/bsm.json").unwrap_err(),
+        SessionManager::builder()
+            .credentials("AKIAKNOWNKEY00000001", SECRET, Some(TOKEN.to_owned()))
+            .endpoint_url("http://127.0.0.1:9")
+            .region("us-east-1")
+            .build()
+            .await
+            .unwrap()
+            .aws_account_id()
+            .await
+            .unwrap_err(),
+    ]
 }

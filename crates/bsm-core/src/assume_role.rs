@@ -838,6 +838,25 @@ impl ProvideCredentials for RoleProvider {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_refresh_buffer_under_half_the_duration_is_kept() {
+        let bsm = SessionManager::builder()
+            .credentials("AKIAUNITTEST00000001", "unit-secret", None)
+            .region("us-east-1")
+            .build()
+            .await
+            .unwrap();
+        let role = || {
+            bsm.assume_role("arn:aws:iam::111122223333:role/admin")
+                .duration(Duration::from_secs(900))
+        };
+        let with = |secs| role().refresh_buffer(Duration::from_secs(secs)).validate();
+        assert_eq!(with(449).unwrap(), Duration::from_secs(449));
+        assert_eq!(with(0).unwrap(), Duration::ZERO);
+        assert!(with(450).is_err(), "half the duration is too long");
+        assert_eq!(role().validate().unwrap(), DEFAULT_BUFFER);
+    }
+
     #[test]
     fn role_arns() {
         assert!(validate_role_arn("arn:aws:iam::111122223333:role/admin").is_ok());
