@@ -56,6 +56,15 @@ async fn no_secret_in_debug_errors_or_logs() {
         .unwrap();
     let role_creds = role.credentials().await.unwrap();
     texts.push(role.who_am_i(true).await.unwrap().to_string());
+    // The refreshing provider shows which role it assumes.
+    let role_config = format!("{:?}", role.sdk_config());
+    assert!(
+        role_config.contains(
+            "RoleProvider { params: AssumeRole { role_arn: \"arn:aws:iam::123456789012:role/secrets\""
+        ),
+        "{role_config}"
+    );
+    texts.push(role_config);
     let env = bsm.aws_cli_env().await.unwrap();
     let snapshot = bsm.to_snapshot().await.unwrap();
     let path = std::env::temp_dir()

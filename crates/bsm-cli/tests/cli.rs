@@ -160,7 +160,19 @@ fn exec_becomes_the_command_so_signals_reach_it() {
     );
     for (signal, name, code) in [(libc::SIGTERM, "TERM", 3), (libc::SIGINT, "INT", 4)] {
         let _ = std::fs::remove_file(&ready);
-        let mut child = bsm()
+        let mut cmd = bsm();
+        // A test run started as a background job of a shell has SIGINT
+        // ignored, and a shell cannot trap a signal ignored on entry: start
+        // from the default disposition, as a terminal session does.
+        // SAFETY: signal(2) only, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .args([
                 "--endpoint-url",
                 &moto().endpoint(),

@@ -711,14 +711,7 @@ impl RoleProvider {
             source: "STS AssumeRole returned no credentials".into(),
         })?;
         let sts_expiry = SystemTime::try_from(creds.expiration).ok();
-        // The SDK reads a truncated answer leniently (missing fields come
-        // out empty, a missing expiration as 1970): refuse what is not whole.
-        if creds.access_key_id.is_empty()
-            || creds.secret_access_key.is_empty()
-            || creds.session_token.is_empty()
-            // Not compared with the local clock, which may be skewed.
-            || creds.expiration.secs() <= 0
-        {
+        if incomplete(&creds) {
             return Err(Error::AssumeRole {
                 role_arn: p.role_arn.clone(),
                 source: "STS AssumeRole answered with incomplete credentials (a key, the session \
@@ -834,6 +827,16 @@ impl ProvideCredentials for RoleProvider {
     }
 }
 
+/// Whether STS's credentials lack a part. The SDK reads a truncated answer
+/// leniently (missing fields come out empty, a missing expiration as 1970).
+/// The expiration is not compared with the local clock, which may be skewed.
+fn incomplete(creds: &aws_sdk_sts::types::Credentials) -> bool {
+    creds.access_key_id.is_empty()
+        || creds.secret_access_key.is_empty()
+        || creds.session_token.is_empty()
+        || creds.expiration.secs() <= 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -870,6 +873,10 @@ mod tests {
             "arn:aws:iam::111122223333:role/",
             "arn:aws:iam::111122223333:role/a b",
             "arn:aws:iam:us-east-1:111122223333:role/admin",
+            // Each part wrong alone.
+            "xrn:aws:iam::111122223333:role/admin",
+            "arn::iam::111122223333:role/admin",
+            "arn:aws:sts::111122223333:role/admin",
         ] {
             let err = validate_role_arn(bad).unwrap_err();
             assert!(
@@ -883,6 +890,32 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_missing_any_part_are_incomplete() {
+        let creds = |key: &str, secret: &str, token: &str, expiration: i64| {
+            aws_sdk_sts::types::Credentials::builder()
+                .access_key_id(key)
+                .secret_access_key(secret)
+                .session_token(token)
+                .expiration(aws_smithy_types::DateTime::from_secs(expiration))
+                .build()
+                .unwrap()
+        };
+        assert!(!incomplete(&creds("ASIA", "secret", "token", 1)));
+        assert!(incomplete(&creds("", "secret", "token", 1)));
+        assert!(incomplete(&creds("ASIA", "", "token", 1)));
+        assert!(incomplete(&creds("ASIA", "secret", "", 1)));
+        assert!(incomplete(&creds("ASIA", "secret", "token", 0)));
+    }
+
+    #[test]
+    fn role_arns_are_at_most_2048_characters() {
+        let prefix = "arn:aws:iam::111122223333:role/";
+        let of_length = |n: usize| format!("{prefix}{}", "a".repeat(n - prefix.len()));
+        assert!(validate_role_arn(&of_length(2048)).is_ok());
+        assert!(validate_role_arn(&of_length(2049)).is_err());
     }
 
     #[test]
