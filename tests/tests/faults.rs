@@ -206,3 +206,50 @@ async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
         .await
         .unwrap();
 }
+
+/// A refresh whose runtime shuts down before it ends is not waited on for
+/// ever: the next caller, on another runtime, starts a new one.
+#[test]
+fn a_refresh_cut_off_with_its_runtime_is_started_again() {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let first_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (role, first) = first_runtime.block_on(async {
+        let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+        let role = bsm
+            .assume_role("arn:aws:iam::123456789012:role/cut-off")
+            .duration(Duration::from_secs(900))
+            .auto_refresh(true)
+            .send()
+            .await
+            .unwrap();
+        let first = role.credentials().await.unwrap();
+        (role, first)
+    });
+    // Expired, and STS stalls: the refresh that starts now does not end.
+    proxy.fail_all(Some("AssumeRole"), Fault::Stall(Duration::from_secs(60)));
+    clock.advance(Duration::from_secs(1000));
+    let caller = role.clone();
+    drop(first_runtime.spawn(async move { caller.credentials().await }));
+    let started = Instant::now();
+    while proxy.count("AssumeRole") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the refresh began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first_runtime.shutdown_timeout(Duration::from_millis(100));
+
+    proxy.clear_faults();
+    let second_runtime = tokio::runtime::Runtime::new().unwrap();
+    let renewed = second_runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), role.credentials()).await })
+        .expect("not left waiting for the refresh that died")
+        .expect("a new refresh");
+    assert_ne!(renewed.access_key_id(), first.access_key_id());
+}
