@@ -12,7 +12,7 @@ use crate::{cargo, root, run};
 /// are left out: a minute per mutant is what keeps the run to hours.
 const TARGETS: &[(&str, &[&str])] = &[
     ("cli_env", &["handoff", "env_guard"]),
-    ("identity", &["session", "alias", "regions"]),
+    ("identity", &["session", "alias", "regions", "sources"]),
     (
         "credentials",
         &["sources", "expiry", "builder", "bad_input"],
