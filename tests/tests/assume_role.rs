@@ -436,7 +436,6 @@ async fn sts_errors_carry_the_role_arn() {
 /// fallback while they are valid, and not from their expiry on.
 #[tokio::test]
 async fn the_refreshing_provider_offers_valid_credentials_as_a_fallback() {
-    use bsm::aws_credential_types::provider::ProvideCredentials as _;
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
