@@ -10,6 +10,18 @@ use bsm_tests::{Proxy, isolate, moto, temp_dir, venv_bin};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-exec-server";
 
+/// A test run started as a background job of a non-interactive shell has
+/// SIGINT and SIGQUIT ignored, children inherit that, and a shell cannot
+/// trap a signal ignored on entry: give them back the default disposition,
+/// as a terminal session has it.
+fn default_signal_dispositions() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+    }
+}
+
 fn bsm(endpoint: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
     isolate(&mut cmd);
@@ -97,6 +109,7 @@ fn the_command_reads_the_role_from_the_server() {
 #[cfg(unix)]
 #[test]
 fn signals_reach_the_command_and_bsm_exits_as_it_did() {
+    default_signal_dispositions();
     let dir = temp_dir("bsm-exec-server-signals");
     let (ready, got) = (dir.join("ready"), dir.join("got"));
     let script = format!(
@@ -143,6 +156,7 @@ fn signals_reach_the_command_and_bsm_exits_as_it_did() {
 #[cfg(unix)]
 #[test]
 fn on_a_terminal_ctrl_c_reaches_the_command_once() {
+    default_signal_dispositions();
     let dir = temp_dir("bsm-exec-server-tty");
     let (ready, got) = (dir.join("ready"), dir.join("got"));
     let script = format!(
