@@ -169,20 +169,24 @@ impl Error {
             + Sync
             + 'static,
     {
-        let code = code_of(err);
-        let mut text = err.to_string();
-        let mut cause = std::error::Error::source(err);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
         Error::Service {
             operation,
-            code,
-            source: text.into(),
+            code: code_of(err),
+            source: text_with_causes(err).into(),
         }
     }
+}
+
+/// `err` and each of its causes, joined by `": "`.
+pub(crate) fn text_with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl Error {

@@ -425,14 +425,7 @@ mod tests {
 
     /// The error and its causes, as one text.
     fn chain(e: &Error) -> String {
-        let mut text = e.to_string();
-        let mut cur = std::error::Error::source(e);
-        while let Some(c) = cur {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cur = c.source();
-        }
-        text
+        crate::error::text_with_causes(e)
     }
 
     #[test]
