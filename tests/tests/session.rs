@@ -422,9 +422,13 @@ fn a_thread_lets_go_of_a_cleared_generation_on_its_next_call_or_when_it_ends() {
             "its next call lets go of generation 0"
         );
         // Another thread takes generation 1 and ends: it lets go of it.
-        std::thread::scope(|s| {
-            s.spawn(|| drop(bsm.s3_client()));
-        });
+        // `join` (pthread_join) returns after the thread's thread-local
+        // destructors have run; a scoped thread's scope may return before
+        // them, and then the last reference can go on that thread (CI saw it).
+        let other = bsm.clone();
+        std::thread::spawn(move || drop(other.s3_client()))
+            .join()
+            .unwrap();
         bsm.clear_cache();
         drop(bsm.s3_client());
         assert_eq!(
