@@ -11,11 +11,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in bsm.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An argument was rejected before any request was sent.
-    #[error("invalid {what} `{value}`: {reason}")]
     InvalidInput {
         /// Which input, e.g. `region`, `role ARN`, `duration`.
         what: &'static str,
@@ -27,18 +26,15 @@ pub enum Error {
 
     /// Credentials could not be resolved (missing profile, no credentials in
     /// the chain, an expired SSO session, ...).
-    #[error("cannot resolve AWS credentials{}", for_profile(profile.as_deref()))]
     Credentials {
         /// The profile in use, if one was named.
         profile: Option<String>,
         /// The credential provider's error.
-        #[source]
         source: BoxError,
     },
 
     /// A profile was named (to the builder, or by `AWS_DEFAULT_PROFILE` or
     /// `AWS_PROFILE`) that neither the config nor the credentials file has.
-    #[error("profile `{profile}` not found{}", looked_in(files))]
     ProfileNotFound {
         /// The profile.
         profile: String,
@@ -50,38 +46,74 @@ pub enum Error {
 
     /// Assuming a role failed: STS refused, or a refresh could not get what
     /// it needs (a fresh MFA code).
-    #[error("cannot assume role `{role_arn}`")]
     AssumeRole {
         /// The role.
         role_arn: String,
         /// Why; an [`Error::Service`] for an STS error.
-        #[source]
         source: BoxError,
     },
 
     /// A snapshot file could not be read or written: missing, a directory,
     /// malformed JSON, an unknown or missing key, an existing file in the
     /// way, an unwritable folder.
-    #[error("snapshot `{}`", path.display())]
     Snapshot {
         /// The file.
         path: std::path::PathBuf,
         /// What was wrong.
-        #[source]
         source: BoxError,
     },
 
     /// A request to an AWS service failed.
-    #[error("{operation} failed{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Service {
         /// The operation, e.g. `STS GetCallerIdentity`.
         operation: &'static str,
         /// The AWS error code, e.g. `AccessDenied`, when the service sent one.
         code: Option<String>,
         /// The SDK's error.
-        #[source]
         source: BoxError,
     },
+}
+
+// `Display` and `Error` by hand rather than with `thiserror`: six variants
+// do not earn a proc macro in every user's build (see BENCHMARKS.md).
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::InvalidInput {
+                what,
+                value,
+                reason,
+            } => write!(f, "invalid {what} `{value}`: {reason}"),
+            Error::Credentials { profile, .. } => write!(
+                f,
+                "cannot resolve AWS credentials{}",
+                for_profile(profile.as_deref())
+            ),
+            Error::ProfileNotFound { profile, files } => {
+                write!(f, "profile `{profile}` not found{}", looked_in(files))
+            }
+            Error::AssumeRole { role_arn, .. } => write!(f, "cannot assume role `{role_arn}`"),
+            Error::Snapshot { path, .. } => write!(f, "snapshot `{}`", path.display()),
+            Error::Service {
+                operation, code, ..
+            } => match code {
+                Some(code) => write!(f, "{operation} failed ({code})"),
+                None => write!(f, "{operation} failed"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Credentials { source, .. }
+            | Error::AssumeRole { source, .. }
+            | Error::Snapshot { source, .. }
+            | Error::Service { source, .. } => Some(&**source),
+            Error::InvalidInput { .. } | Error::ProfileNotFound { .. } => None,
+        }
+    }
 }
 
 fn looked_in(files: &[std::path::PathBuf]) -> String {
@@ -292,13 +324,22 @@ fn xml_code(body: &str) -> Option<String> {
 }
 
 /// The error of [`AwsService::from_str`](std::str::FromStr): no service by that name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown AWS service `{name}` (expected a feature name like `s3` or a crate name like `aws-sdk-s3`)"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownService {
     name: String,
 }
+
+impl std::fmt::Display for UnknownService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown AWS service `{}` (expected a feature name like `s3` or a crate name like `aws-sdk-s3`)",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownService {}
 
 impl UnknownService {
     pub(crate) fn new(name: &str) -> Self {
@@ -361,5 +402,81 @@ mod tests {
             e.to_string(),
             "cannot resolve AWS credentials for profile `dev`"
         );
+    }
+
+    #[test]
+    fn every_variant_names_its_input_and_keeps_its_cause() {
+        use std::error::Error as _;
+        let cause = || -> BoxError { "the cause".into() };
+        let cases: Vec<(Error, &str, bool)> = vec![
+            (
+                Error::invalid("duration", "5", "below 900 s"),
+                "invalid duration `5`: below 900 s",
+                false,
+            ),
+            (
+                Error::Credentials {
+                    profile: None,
+                    source: cause(),
+                },
+                "cannot resolve AWS credentials",
+                true,
+            ),
+            (
+                Error::ProfileNotFound {
+                    profile: "dev".into(),
+                    files: vec!["/a/config".into(), "/a/credentials".into()],
+                },
+                "profile `dev` not found in /a/config or /a/credentials",
+                false,
+            ),
+            (
+                Error::ProfileNotFound {
+                    profile: "dev".into(),
+                    files: vec![],
+                },
+                "profile `dev` not found",
+                false,
+            ),
+            (
+                Error::AssumeRole {
+                    role_arn: "arn:aws:iam::123456789012:role/r".into(),
+                    source: cause(),
+                },
+                "cannot assume role `arn:aws:iam::123456789012:role/r`",
+                true,
+            ),
+            (
+                Error::Snapshot {
+                    path: "/tmp/s.json".into(),
+                    source: cause(),
+                },
+                "snapshot `/tmp/s.json`",
+                true,
+            ),
+            (
+                Error::Service {
+                    operation: "STS GetCallerIdentity",
+                    code: None,
+                    source: cause(),
+                },
+                "STS GetCallerIdentity failed",
+                true,
+            ),
+        ];
+        for (e, text, has_source) in cases {
+            assert_eq!(e.to_string(), text);
+            assert_eq!(
+                e.source().map(ToString::to_string),
+                has_source.then(|| "the cause".to_owned()),
+                "{text}"
+            );
+        }
+        let unknown = UnknownService::new("s4");
+        assert_eq!(
+            unknown.to_string(),
+            "unknown AWS service `s4` (expected a feature name like `s3` or a crate name like `aws-sdk-s3`)"
+        );
+        assert!(unknown.source().is_none());
     }
 }
