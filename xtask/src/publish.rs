@@ -23,7 +23,7 @@ const BADGE_METHOD: &str = "s3_client";
 const BADGE: &str = "Available on <strong>crate feature <code>s3</code></strong> only.";
 
 /// Where the docs.rs build goes. Not `target/`: it runs with
-/// `RUSTC_BOOTSTRAP=1`, which proc-macro2's and thiserror's build scripts
+/// `RUSTC_BOOTSTRAP=1`, which build scripts such as proc-macro2's
 /// watch (`rerun-if-env-changed`); sharing a folder with the main build would
 /// flip their output on every switch and rebuild everything above them.
 const DOCS_TARGET: &str = "target/docsrs";

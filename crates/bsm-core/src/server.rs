@@ -241,15 +241,19 @@ fn container_json(creds: &aws_credential_types::Credentials) -> Option<String> {
     let expiration = aws_smithy_types::DateTime::from(creds.expiry()?)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .ok()?;
-    let mut out = serde_json::Map::new();
-    out.insert("AccessKeyId".into(), creds.access_key_id().into());
-    out.insert("SecretAccessKey".into(), creds.secret_access_key().into());
-    out.insert("Token".into(), token.into());
-    out.insert("Expiration".into(), expiration.into());
+    let mut out = String::with_capacity(2048);
+    let mut object = aws_smithy_json::serialize::JsonObjectWriter::new(&mut out);
+    object.key("AccessKeyId").string(creds.access_key_id());
+    object
+        .key("SecretAccessKey")
+        .string(creds.secret_access_key());
+    object.key("Token").string(token);
+    object.key("Expiration").string(&expiration);
     if let Some(account) = creds.account_id() {
-        out.insert("AccountId".into(), account.as_str().into());
+        object.key("AccountId").string(account.as_str());
     }
-    Some(serde_json::Value::Object(out).to_string())
+    object.finish();
+    Some(out)
 }
 
 /// 256 bits from the operating system's random source, as hex.

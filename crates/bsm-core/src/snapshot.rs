@@ -9,8 +9,6 @@ use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::mask::mask_user_id;
 use crate::{Error, Result, SessionManager};
 
@@ -18,8 +16,12 @@ use crate::{Error, Result, SessionManager};
 /// them: keys `region_name`, `aws_access_key_id`, `aws_secret_access_key`,
 /// and `aws_session_token` only when there is one, in that order. Its
 /// `Debug` redacts the secret and the token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// [`to_json`](Self::to_json) and [`from_json`](Self::from_json) write and
+/// read the JSON text; there is no serde impl (bsm-core reads and writes JSON
+/// with the SDK's own `aws-smithy-json` rather than add serde to every
+/// user's build).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The region, or `null`.
     pub region_name: Option<String>,
@@ -28,7 +30,6 @@ pub struct Snapshot {
     /// The secret access key.
     pub aws_secret_access_key: String,
     /// The session token of temporary credentials.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_session_token: Option<String>,
 }
 
@@ -72,25 +73,78 @@ impl Snapshot {
     /// and `": "`, non-ASCII characters as `\uXXXX`).
     #[must_use]
     pub fn to_json(&self) -> String {
-        let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
-        // Serializing strings and options into memory cannot fail.
-        let _ = self.serialize(&mut ser);
-        String::from_utf8(out).unwrap_or_default()
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"region_name\": ");
+        match &self.region_name {
+            Some(region) => push_python_json_string(&mut out, region),
+            None => out.push_str("null"),
+        }
+        out.push_str(", \"aws_access_key_id\": ");
+        push_python_json_string(&mut out, &self.aws_access_key_id);
+        out.push_str(", \"aws_secret_access_key\": ");
+        push_python_json_string(&mut out, &self.aws_secret_access_key);
+        if let Some(token) = &self.aws_session_token {
+            out.push_str(", \"aws_session_token\": ");
+            push_python_json_string(&mut out, token);
+        }
+        out.push('}');
+        out
     }
 
-    /// Parses snapshot JSON: anything but an object, unknown keys, missing
-    /// keys and malformed JSON are errors; empty keys are rejected.
+    /// Parses snapshot JSON: anything but an object, unknown, repeated or
+    /// missing keys, a value that is not a string (or `null` where the
+    /// Python package writes one), malformed JSON and text after the object
+    /// are errors; empty keys are rejected. A missing `region_name` or
+    /// `aws_session_token` is `None`.
     pub fn from_json(text: &str) -> std::result::Result<Self, crate::error::BoxError> {
-        // serde would also take a JSON array in field order; the format is an object.
-        if !text.trim_start().starts_with('{') {
+        use aws_smithy_json::deserialize::{Token, json_token_iter};
+        const CUT_SHORT: &str = "the JSON text ends before the snapshot object does";
+        let mut tokens = json_token_iter(text.as_bytes());
+        if !matches!(tokens.next().transpose()?, Some(Token::StartObject { .. })) {
             return Err("a snapshot is a JSON object".into());
         }
-        let snap: Snapshot = serde_json::from_str(text)?;
-        if snap.aws_access_key_id.is_empty() || snap.aws_secret_access_key.is_empty() {
-            return Err("aws_access_key_id and aws_secret_access_key must not be empty".into());
+        // Each field: not seen, or seen with a string or null.
+        let mut fields: [Option<Option<String>>; 4] = Default::default();
+        loop {
+            let key = match tokens.next().transpose()? {
+                Some(Token::EndObject { .. }) => break,
+                Some(Token::ObjectKey { key, .. }) => key.to_unescaped()?,
+                Some(_) => return Err("malformed snapshot object".into()),
+                None => return Err(CUT_SHORT.into()),
+            };
+            let Some(slot) = SNAPSHOT_FIELDS.iter().position(|f| *f == key) else {
+                return Err(format!(
+                    "unknown field `{key}`, expected one of `{}`",
+                    SNAPSHOT_FIELDS.join("`, `")
+                )
+                .into());
+            };
+            let value = match tokens.next().transpose()? {
+                Some(Token::ValueString { value, .. }) => Some(value.to_unescaped()?.into_owned()),
+                Some(Token::ValueNull { .. }) => None,
+                Some(_) => return Err(format!("`{key}` must be a string or null").into()),
+                None => return Err(CUT_SHORT.into()),
+            };
+            if fields[slot].replace(value).is_some() {
+                return Err(format!("duplicate field `{key}`").into());
+            }
         }
-        Ok(snap)
+        if tokens.next().transpose()?.is_some() {
+            return Err("text after the snapshot object".into());
+        }
+        let [region_name, key_id, secret, token] = fields;
+        let required = |value: Option<Option<String>>, name: &str| match value {
+            Some(Some(value)) if !value.is_empty() => Ok(value),
+            Some(Some(_)) => Err(format!("`{name}` must not be empty")),
+            Some(None) => Err(format!("`{name}` must be a string, not null")),
+            None => Err(format!("missing field `{name}`")),
+        };
+        Ok(Snapshot {
+            region_name: region_name.flatten(),
+            aws_access_key_id: required(key_id, SNAPSHOT_FIELDS[1])?,
+            aws_secret_access_key: required(secret, SNAPSHOT_FIELDS[2])?,
+            aws_session_token: token.flatten(),
+        })
     }
 
     /// Reads a snapshot file, as carefully as OpenSSH reads a key file.
@@ -194,47 +248,41 @@ impl Snapshot {
     }
 }
 
-/// `serde_json`'s compact output with Python's separators: `", "` and `": "`.
-struct PythonFormatter;
+/// The snapshot's keys, in the order the Python package writes them.
+const SNAPSHOT_FIELDS: [&str; 4] = [
+    "region_name",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
 
-impl serde_json::ser::Formatter for PythonFormatter {
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-    ) -> std::io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    /// Python's `json.dumps` escapes every non-ASCII character (`ensure_ascii`).
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        for c in fragment.chars() {
-            if c.is_ascii() {
-                writer.write_all(&[c as u8])?;
-            } else {
+/// Appends `value` as a JSON string exactly as Python's `json.dumps` writes
+/// it (`ensure_ascii`): `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, and every
+/// other character outside ASCII 0x20-0x7e as `\uXXXX` (lowercase hex,
+/// UTF-16 surrogate pairs beyond the BMP).
+fn push_python_json_string(out: &mut String, value: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    write!(writer, "\\u{unit:04x}")?;
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(out, "\\u{unit:04x}");
                 }
             }
         }
-        Ok(())
     }
+    out.push('"');
 }
 
 /// Opens `path` without following a symbolic link and reads it, refusing
@@ -591,7 +639,32 @@ mod tests {
                 r#"{"region_name": null, "aws_access_key_id": "", "aws_secret_access_key": "b"}"#,
                 "must not be empty",
             ),
-            ("{", "EOF while parsing"),
+            ("{", "ends before the snapshot object does"),
+            (
+                r#"{"region_name": null, "aws_access_key_id": "a""#,
+                "ends before the snapshot object does",
+            ),
+            (
+                r#"{"region_name": null, "aws_access_key_id": "a", "aws_secret_access_key": "b", "aws_access_key_id": "c"}"#,
+                "duplicate field `aws_access_key_id`",
+            ),
+            (
+                r#"{"aws_access_key_id": null, "aws_secret_access_key": "b"}"#,
+                "`aws_access_key_id` must be a string, not null",
+            ),
+            (
+                r#"{"aws_access_key_id": "a", "aws_secret_access_key": 7}"#,
+                "`aws_secret_access_key` must be a string or null",
+            ),
+            (
+                r#"{"aws_access_key_id": "a", "aws_secret_access_key": "b"} {}"#,
+                "text after the snapshot object",
+            ),
+            (
+                r#"{"aws_access_key_id": "a", "aws_secret_access_key": "b\x"}"#,
+                "invalid JSON escape",
+            ),
+            (r#"{"aws_access_key_id" "a"}"#, "unexpected token"),
             ("", "a snapshot is a JSON object"),
             ("[]", "a snapshot is a JSON object"),
             (r#"[null, "a", "b"]"#, "a snapshot is a JSON object"),
@@ -599,6 +672,42 @@ mod tests {
             let err = Snapshot::from_json(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn every_escape_is_python_s_and_standard_json_reads_it_back() {
+        // `json.dumps` of this dict, run with Python 3.11.
+        let python = r#"{"region_name": null, "aws_access_key_id": "AK\"\\/\u0000\u001f\u007f\b\f\n\r\t", "aws_secret_access_key": "\u00e9\ud83d\ude00\u2028"}"#;
+        let snapshot = Snapshot {
+            region_name: None,
+            aws_access_key_id: "AK\"\\/\u{0}\u{1f}\u{7f}\u{8}\u{c}\n\r\t".into(),
+            aws_secret_access_key: "é😀\u{2028}".into(),
+            aws_session_token: None,
+        };
+        assert_eq!(snapshot.to_json(), python);
+        assert_eq!(Snapshot::from_json(python).unwrap(), snapshot);
+        // A standard JSON reader agrees on every value, and bsm reads what a
+        // standard writer writes (compact, unescaped UTF-8, another key order).
+        let value: serde_json::Value = serde_json::from_str(&snapshot.to_json()).unwrap();
+        assert_eq!(
+            value["aws_access_key_id"],
+            snapshot.aws_access_key_id.as_str()
+        );
+        assert_eq!(
+            value["aws_secret_access_key"],
+            snapshot.aws_secret_access_key.as_str()
+        );
+        assert!(value["region_name"].is_null());
+        let standard = serde_json::json!({
+            "aws_session_token": "tok/\u{e9}",
+            "aws_secret_access_key": snapshot.aws_secret_access_key,
+            "aws_access_key_id": snapshot.aws_access_key_id,
+        })
+        .to_string();
+        let read = Snapshot::from_json(&standard).unwrap();
+        assert_eq!(read.region_name, None, "a missing region is None");
+        assert_eq!(read.aws_session_token.as_deref(), Some("tok/\u{e9}"));
+        assert_eq!(read.aws_access_key_id, snapshot.aws_access_key_id);
     }
 
     #[test]
