@@ -61,13 +61,30 @@ commands:
         credentials in bsm-core, each against its tests; in place, an
         hour or more on 2 cores; results in target/mutants/; --iterate
         tests only what the last run did not catch
-  bench-build
+  bench-build [--runs N]
         build cost from clean in target/bench-build: a binary with bsm vs
-        aws-config + aws-sdk-s3, and cargo check of bsm-core with every
+        aws-config + aws-sdk-s3, each case built N times (default 3) in
+        turn, medians compared; and cargo check of bsm-core with every
         service accessor expanded vs none (takes many minutes)";
 
 const DOCS_RS: &str = "docs as docs.rs builds them";
 const PACKAGE: &str = "cargo package, verified";
+
+/// `--runs N` (at least 1; default 3) of `bench-build`.
+fn parse_runs(args: &[String]) -> Result<usize, String> {
+    match args {
+        [] => Ok(3),
+        [flag, n] if flag == "--runs" => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "--runs wants a whole number of 1 or more, not `{n}`"
+            )),
+        },
+        _ => Err(format!(
+            "bench-build takes only --runs N, not {args:?}\n\n{USAGE}"
+        )),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,7 +96,7 @@ fn main() -> ExitCode {
         Some("package") => step(PACKAGE, publish::package),
         Some("bench-python") => bench::python(),
         Some("mutants") => mutants::run_all(&args[1..]),
-        Some("bench-build") => bench::build(),
+        Some("bench-build") => parse_runs(&args[1..]).and_then(bench::build),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
