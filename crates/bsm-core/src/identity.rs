@@ -3,9 +3,6 @@
 //! `ListAccountAliases`), their masked forms, and the who-am-i summary.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::client_cache::Generation;
 use crate::mask::{mask_account_id, mask_arn, mask_user_id};
@@ -72,27 +69,6 @@ impl fmt::Display for WhoAmI {
     }
 }
 
-/// What [`SessionManager::identity`] and the single-value methods return:
-/// the value at once when the identity is cached, else the shared STS fetch.
-enum IdentityLookup<'a, R> {
-    /// Taken by the first poll.
-    Warm(Option<R>),
-    Fetch(Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>),
-}
-
-impl<R: Unpin> Future for IdentityLookup<'_, R> {
-    type Output = Result<R>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
-        match self.get_mut() {
-            IdentityLookup::Warm(value) => Poll::Ready(Ok(value
-                .take()
-                .expect("the identity future was polled after it completed"))),
-            IdentityLookup::Fetch(fetch) => fetch.as_mut().poll(cx),
-        }
-    }
-}
-
 impl SessionManager {
     /// The caller's identity: one STS `GetCallerIdentity`, cached until
     /// [`clear_cache`](Self::clear_cache). Concurrent callers share one
@@ -106,26 +82,20 @@ impl SessionManager {
     /// holds the user id and ARN, and is the one source of truth for all
     /// three. Without a configured region the request goes to STS signed
     /// for `us-east-1`, as in the Python original.
-    ///
-    /// The cache is read when the method is called: a warm call's future is
-    /// ready at its first poll and does no more work there.
-    pub fn identity(&self) -> impl Future<Output = Result<Identity>> + Send + '_ {
-        self.with_identity(Identity::clone)
+    pub async fn identity(&self) -> Result<Identity> {
+        self.with_identity(Identity::clone).await
     }
 
     /// Runs `f` on the cached identity, fetching it first if needed; copies
     /// only what `f` takes.
-    fn with_identity<'a, R: Send + Unpin + 'a>(
-        &'a self,
-        f: impl Fn(&Identity) -> R + Send + 'a,
-    ) -> IdentityLookup<'a, R> {
+    async fn with_identity<R>(&self, f: impl Fn(&Identity) -> R) -> Result<R> {
         let id = self.current_generation_id();
-        match crate::client_cache::with_recent(id, |g| g.identity.get().map(&f)) {
-            Some(r) => IdentityLookup::Warm(Some(r)),
-            // The fetch's state (the STS call's) is large: kept on the heap,
-            // so the returned future stays a few words.
-            None => IdentityLookup::Fetch(Box::pin(self.fetch_identity(f))),
+        if let Some(r) = crate::client_cache::with_recent(id, |g| g.identity.get().map(&f)) {
+            return Ok(r);
         }
+        // The fetch's state (the STS call's) is large: kept on the heap, so
+        // this future stays small and a warm call moves only a few words.
+        Box::pin(self.fetch_identity(f)).await
     }
 
     /// The cached identity, fetched from STS by one caller for all.
@@ -151,20 +121,19 @@ impl SessionManager {
         Ok(f(identity))
     }
 
-    /// The account id, e.g. `123456789012` (see [`identity`](Self::identity),
-    /// also for when the cache is read).
-    pub fn aws_account_id(&self) -> impl Future<Output = Result<String>> + Send + '_ {
-        self.with_identity(|i| i.account_id.clone())
+    /// The account id, e.g. `123456789012` (see [`identity`](Self::identity)).
+    pub async fn aws_account_id(&self) -> Result<String> {
+        self.with_identity(|i| i.account_id.clone()).await
     }
 
     /// The user id (see [`identity`](Self::identity)).
-    pub fn aws_account_user_id(&self) -> impl Future<Output = Result<String>> + Send + '_ {
-        self.with_identity(|i| i.user_id.clone())
+    pub async fn aws_account_user_id(&self) -> Result<String> {
+        self.with_identity(|i| i.user_id.clone()).await
     }
 
     /// The principal ARN (see [`identity`](Self::identity)).
-    pub fn principal_arn(&self) -> impl Future<Output = Result<String>> + Send + '_ {
-        self.with_identity(|i| i.arn.clone())
+    pub async fn principal_arn(&self) -> Result<String> {
+        self.with_identity(|i| i.arn.clone()).await
     }
 
     /// `12********12`.
