@@ -15,7 +15,7 @@ use aws_credential_types::Credentials;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-use crate::client_cache::Generation;
+use crate::client_cache::{Generation, Padded};
 use crate::credentials::{self, EndRule, Recipe};
 use crate::{AwsService, Error, Result, Service};
 
@@ -60,7 +60,8 @@ pub(crate) struct Inner {
     pub(crate) cache: Arc<ArcSwap<Generation>>,
     /// The id of the generation in `cache`, stored just before it (see
     /// [`crate::client_cache::with_recent`]).
-    current: AtomicU64,
+    /// (Alone in its cache lines: read on every call, see [`Padded`].)
+    current: Padded<AtomicU64>,
     clearing: Mutex<()>,
     pub(crate) regions: crate::region::Regions,
 }
@@ -153,7 +154,7 @@ impl SessionManager {
         regions: crate::region::Regions,
     ) -> Self {
         let first = new_generation(0, &parts.base, &parts.recipe);
-        let current = AtomicU64::new(first.id);
+        let current = Padded(AtomicU64::new(first.id));
         Self {
             inner: Arc::new(Inner {
                 base: parts.base,
@@ -219,7 +220,7 @@ impl SessionManager {
     #[must_use]
     #[inline]
     pub fn client<C: Service>(&self) -> C {
-        let id = self.inner.current.load(Ordering::Acquire);
+        let id = self.inner.current.0.load(Ordering::Acquire);
         crate::client_cache::with_recent(id, |g| {
             g.built_client(C::SLOT)?.downcast_ref::<C>().cloned()
         })
@@ -237,13 +238,13 @@ impl SessionManager {
     /// The current generation's id (to look it up with
     /// [`crate::client_cache::with_recent`]).
     pub(crate) fn current_generation_id(&self) -> u64 {
-        self.inner.current.load(Ordering::Acquire)
+        self.inner.current.0.load(Ordering::Acquire)
     }
 
     /// The cached client of `C` in one generation.
     pub(crate) fn client_in<C: Service>(&self, generation: &Generation) -> C {
         let any = generation.get_or_build(C::SLOT, C::SERVICE, || {
-            Box::new(self.build_client_in::<C>(generation, |b| b))
+            self.build_client_in::<C>(generation, |b| b)
         });
         match any.downcast_ref::<C>() {
             Some(client) => client.clone(),
@@ -328,7 +329,7 @@ impl SessionManager {
         // an older generation's client from its recent ones afterwards. One
         // that sees the new id first finds no such generation at hand and
         // loads `cache`.
-        self.inner.current.store(generation.id, Ordering::Release);
+        self.inner.current.0.store(generation.id, Ordering::Release);
         self.inner.cache.store(Arc::new(generation));
         tracing::debug!(generation = number, "cache cleared");
         // The managers of other regions follow this one's credentials.
