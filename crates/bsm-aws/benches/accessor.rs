@@ -97,6 +97,15 @@ fn manager_at(rt: &tokio::runtime::Runtime, endpoint: &str) -> SessionManager {
     .expect("static keys need no request")
 }
 
+/// Rounds of the contention measurements, bsm and the baseline in turn.
+const ROUNDS: usize = 5;
+
+/// The median of `v`.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// Median time per call of `f`, measured in batches, for the ratio table.
 fn per_call(f: impl Fn()) -> f64 {
     let mut samples: Vec<f64> = (0..31)
@@ -255,23 +264,34 @@ fn ratios(rt: &tokio::runtime::Runtime) {
     // Contention, honestly: 1, 2, 4 and 8 threads on one manager, released
     // together by a barrier and each running for one second; calls per
     // second per thread, bsm beside the bare OnceLock (both clone one shared
-    // Arc, so both pay for its reference count moving between cores).
+    // Arc, so both pay for its reference count moving between cores). Five
+    // rounds, bsm and the OnceLock in turn, medians: a shared machine's slow
+    // spells fall on both sides alike.
     let acc = || drop(black_box(bsm.s3_client()));
     let plain = || drop(black_box(baseline.get().cloned()));
     for threads in [1, 2, 4, 8] {
-        let ours = per_thread_rate(threads, &acc);
-        let theirs = per_thread_rate(threads, &plain);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(per_thread_rate(threads, &acc));
+            theirs.push(per_thread_rate(threads, &plain));
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
         println!(
-            "{threads} thread(s), 1 s each: s3_client() {:.1} M calls/s per thread, \
+            "{threads} thread(s), 1 s each, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s per thread, \
              OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2})",
             ours / 1e6,
             theirs / 1e6,
             theirs / ours
         );
     }
-    let (ours, theirs) = (tasks_rate(&bsm, true), tasks_rate(&bsm, false));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(tasks_rate(&bsm, true));
+        theirs.push(tasks_rate(&bsm, false));
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
     println!(
-        "1000 tokio tasks on 2 worker threads, 1 s: s3_client() {:.1} M calls/s in all, \
+        "1000 tokio tasks on 2 worker threads, 1 s, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s in all, \
          OnceLock get+clone {:.1} M calls/s (ratio {:.2})",
         ours / 1e6,
         theirs / 1e6,
