@@ -242,6 +242,31 @@ async fn a_fixed_mfa_code_is_not_reused_for_a_refresh() {
     assert_eq!(proxy.count("AssumeRole"), 1);
 }
 
+#[tokio::test]
+async fn from_the_expiry_instant_on_a_caller_waits_for_new_credentials() {
+    let clock = SimClock::new();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(900))
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let first = role.credentials().await.unwrap();
+    // No call inside the refresh window: the first credentials are still
+    // the provider's when the clock reaches their very end.
+    clock.set(first.expiry().expect("STS gave an expiry"));
+    let next = role.credentials().await.unwrap();
+    assert_ne!(
+        next.access_key_id(),
+        first.access_key_id(),
+        "credentials are not served at their expiry instant"
+    );
+    assert_eq!(proxy.count("AssumeRole"), 2);
+}
+
 fn events() -> &'static bsm_tests::capture::Captured {
     static CAPTURED: std::sync::OnceLock<bsm_tests::capture::Captured> = std::sync::OnceLock::new();
     CAPTURED.get_or_init(bsm_tests::capture::install)
