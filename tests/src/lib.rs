@@ -171,6 +171,20 @@ pub async fn manager_with_clock(endpoint: &str, clock: &SimClock) -> bsm::Sessio
     build_on_test_keys(bsm::SessionManager::builder().sdk_config(sdk), endpoint).await
 }
 
+/// `bsm` assuming `role_arn` for 900 s, refreshed automatically: the role
+/// the refresh tests start from.
+///
+/// # Panics
+/// If STS refuses the role.
+pub async fn refreshing_role(bsm: &bsm::SessionManager, role_arn: &str) -> bsm::SessionManager {
+    bsm.assume_role(role_arn)
+        .duration(std::time::Duration::from_secs(900))
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// An endpoint where nothing listens (the discard port on loopback): every
 /// request fails to connect at once. Unlike the port of a stopped proxy, no
 /// other test can pick it up meanwhile.

@@ -247,13 +247,7 @@ async fn from_the_expiry_instant_on_a_caller_waits_for_new_credentials() {
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
-    let role = bsm
-        .assume_role(ROLE)
-        .duration(Duration::from_secs(900))
-        .auto_refresh(true)
-        .send()
-        .await
-        .unwrap();
+    let role = bsm_tests::refreshing_role(&bsm, ROLE).await;
     let first = role.credentials().await.unwrap();
     // No call inside the refresh window: the first credentials are still
     // the provider's when the clock reaches their very end.
@@ -464,13 +458,7 @@ async fn the_refreshing_provider_offers_valid_credentials_as_a_fallback() {
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
-    let role = bsm
-        .assume_role(ROLE)
-        .duration(Duration::from_secs(900))
-        .auto_refresh(true)
-        .send()
-        .await
-        .unwrap();
+    let role = bsm_tests::refreshing_role(&bsm, ROLE).await;
     let first = role.credentials().await.unwrap();
     let config = role.sdk_config();
     let provider = config.credentials_provider().unwrap();

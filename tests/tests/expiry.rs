@@ -81,13 +81,7 @@ async fn a_one_shot_role_ends_when_sts_says() {
 #[tokio::test]
 async fn an_auto_refreshing_role_on_static_keys_has_no_end() {
     let bsm = manager(&moto().endpoint()).await;
-    let role = bsm
-        .assume_role(ROLE)
-        .duration(Duration::from_secs(900))
-        .auto_refresh(true)
-        .send()
-        .await
-        .unwrap();
+    let role = bsm_tests::refreshing_role(&bsm, ROLE).await;
     role.credentials().await.unwrap();
     assert_eq!(role.expiration_time(), None);
 }

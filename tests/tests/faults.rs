@@ -131,13 +131,7 @@ async fn a_failing_refresh_keeps_valid_credentials_then_errors_then_recovers() {
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
-    let role = bsm
-        .assume_role("arn:aws:iam::123456789012:role/flaky")
-        .duration(Duration::from_secs(900))
-        .auto_refresh(true)
-        .send()
-        .await
-        .unwrap();
+    let role = bsm_tests::refreshing_role(&bsm, "arn:aws:iam::123456789012:role/flaky").await;
     let first = role.credentials().await.unwrap();
     proxy.fail_all(Some("AssumeRole"), Fault::Unavailable);
 
@@ -220,13 +214,7 @@ fn a_refresh_cut_off_with_its_runtime_is_started_again() {
         .unwrap();
     let (role, first) = first_runtime.block_on(async {
         let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
-        let role = bsm
-            .assume_role("arn:aws:iam::123456789012:role/cut-off")
-            .duration(Duration::from_secs(900))
-            .auto_refresh(true)
-            .send()
-            .await
-            .unwrap();
+        let role = bsm_tests::refreshing_role(&bsm, "arn:aws:iam::123456789012:role/cut-off").await;
         let first = role.credentials().await.unwrap();
         (role, first)
     });

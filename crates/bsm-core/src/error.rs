@@ -204,21 +204,9 @@ impl Error {
         Error::Service {
             operation,
             code: code_of(err),
-            source: text_with_causes(err).into(),
+            source: chain(err).into(),
         }
     }
-}
-
-/// `err` and each of its causes, joined by `": "`.
-pub(crate) fn text_with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 impl Error {

@@ -459,6 +459,7 @@ impl Drop for SnapshotGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::chain;
 
     /// A new empty folder under `base`.
     fn scratch(base: &Path, name: &str) -> PathBuf {
@@ -472,9 +473,6 @@ mod tests {
     }
 
     /// The error and its causes, as one text.
-    fn chain(e: &Error) -> String {
-        crate::error::text_with_causes(e)
-    }
 
     #[test]
     fn the_default_path_is_in_home() {
