@@ -80,9 +80,9 @@ fn worker(bsm: &bsm::SessionManager, handle: &tokio::runtime::Handle, t: usize) 
                             )
                         }
                         _ => {
-                            let c = bsm.ec2_client();
+                            let c = bsm.sns_client();
                             (
-                                "ec2",
+                                "sns",
                                 c.config().region().cloned(),
                                 std::ptr::from_ref(c.config()) as usize,
                                 Box::new(c),
@@ -189,7 +189,7 @@ fn eight_threads_of_mixed_operations() {
         );
         assert!(
             n <= 6,
-            "at most s3, sqs, dynamodb, lambda, ec2 and sts in generation {g}"
+            "at most s3, sqs, dynamodb, lambda, sns and sts in generation {g}"
         );
     }
 }

@@ -46,6 +46,8 @@ commands:
   test  same set-up, then cargo fmt --check, clippy -D warnings, the docs as
         docs.rs builds them (into target/docsrs), cargo package with
         verification, the doc tests and every test; prints each step's time
+        and the size of target/; with CI set, no incremental caches and each
+        step's leftovers that no later step reads are removed
   docs-rs
         that step alone: the docs of bsm-core and bsm-aws as docs.rs builds
         them, and the feature badge on `s3_client`
@@ -140,11 +142,48 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The cargo that runs us, so nested builds use the same toolchain.
+/// The cargo that runs us, so nested builds use the same toolchain; on CI
+/// without incremental compilation (its caches are a sixth of a clean run's
+/// disk, and a clean run does not reuse them).
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    if on_ci() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
+}
+
+/// Whether this is a CI run: `CI` set to anything but empty, `0` or `false`,
+/// as CI services and `.ci/run` set it. A CI run starts from a clean clone and
+/// ends with the machine, so `cargo xtask test` removes what no later step
+/// reads as soon as its step is done: the disk of a CI machine is not always
+/// large (one ran out in the doc tests).
+fn on_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Removes the metadata that `cargo clippy` left for later `cargo clippy`
+/// runs only: a `lib*.rmeta` with no `.rlib` of the same unit beside it is
+/// the output of a check, which no build, doc test or test reads.
+fn drop_check_only_metadata(deps: &Path) -> Result<(), String> {
+    let names: std::collections::HashSet<String> = std::fs::read_dir(deps)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    for name in &names {
+        let Some(stem) = name.strip_suffix(".rmeta") else {
+            continue;
+        };
+        if !names.contains(&format!("{stem}.rlib")) {
+            let path = deps.join(name);
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn run(mut cmd: Command) -> Result<(), String> {
@@ -199,9 +238,21 @@ fn test() -> Result<(), String> {
             "-D",
             "warnings",
         ]);
-        run(clippy)
+        run(clippy)?;
+        if on_ci() {
+            drop_check_only_metadata(&target_dir().join("debug/deps"))?;
+        }
+        Ok(())
     })?;
-    step(DOCS_RS, publish::docs_rs)?;
+    step(DOCS_RS, || {
+        publish::docs_rs()?;
+        if on_ci() {
+            let docs = root().join(publish::DOCS_TARGET);
+            std::fs::remove_dir_all(&docs)
+                .map_err(|e| format!("cannot remove {}: {e}", docs.display()))?;
+        }
+        Ok(())
+    })?;
     step(PACKAGE, publish::package)?;
     step("doc tests", || {
         let mut doc = cargo();
@@ -227,8 +278,83 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, Strin
     let start = Instant::now();
     let result = f();
     let outcome = if result.is_ok() { "done" } else { "FAILED" };
-    println!("==> {name}: {outcome} in {}", seconds(start));
+    println!("==> {name}: {outcome} in {}; {}", seconds(start), disk());
     result
+}
+
+/// What the build folder holds and what its disk has left, printed after
+/// each step: a CI machine that runs out of space then shows which step
+/// took it.
+fn disk() -> String {
+    let target = target_dir();
+    let held = bytes_under(&target);
+    let free = Command::new("df")
+        .args(["-Pk"])
+        .arg(if target.exists() {
+            &target
+        } else {
+            Path::new(".")
+        })
+        .output()
+        .ok()
+        .and_then(|out| {
+            // `df -P`: a header line, then `fs blocks used available ...`.
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let kib: u64 = text
+                .lines()
+                .nth(1)?
+                .split_whitespace()
+                .nth(3)?
+                .parse()
+                .ok()?;
+            Some(kib * 1024)
+        });
+    let gib = |b: u64| {
+        let tenths = b.saturating_mul(10) >> 30;
+        format!("{}.{} GiB", tenths / 10, tenths % 10)
+    };
+    match free {
+        Some(free) => format!(
+            "{} holds {}, {} free",
+            target.display(),
+            gib(held),
+            gib(free)
+        ),
+        None => format!("{} holds {}", target.display(), gib(held)),
+    }
+}
+
+/// The build folder: `target/` unless `CARGO_TARGET_DIR` says otherwise.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// The bytes of the files under `dir`, each file once however many hard
+/// links it has (cargo links each binary from `deps/` to the profile folder).
+fn bytes_under(dir: &Path) -> u64 {
+    #[cfg(unix)]
+    let id = |meta: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    };
+    #[cfg(not(unix))]
+    let id = |_: &std::fs::Metadata| None::<(u64, u64)>;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if id(&meta).is_none_or(|key| seen.insert(key)) {
+                total += meta.len();
+            }
+        }
+    }
+    total
 }
 
 fn seconds(start: Instant) -> String {
@@ -247,4 +373,44 @@ fn isolate_from_aws(cmd: &mut Command) {
     cmd.env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bytes_under, drop_check_only_metadata};
+
+    #[test]
+    fn only_check_metadata_is_dropped_and_hard_links_count_once() {
+        let dir = std::env::temp_dir().join(format!("bsm-xtask-deps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [
+            ("libbuilt-1111.rlib", 100),
+            ("libbuilt-1111.rmeta", 10),
+            ("libchecked-2222.rmeta", 1000),
+            ("libmacro-3333.so", 7),
+            ("checked-2222.d", 3),
+        ] {
+            std::fs::write(dir.join(name), vec![0u8; bytes]).unwrap();
+        }
+        std::fs::hard_link(dir.join("libmacro-3333.so"), dir.join("linked.so")).unwrap();
+        assert_eq!(bytes_under(&dir), 100 + 10 + 1000 + 7 + 3);
+        drop_check_only_metadata(&dir).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "checked-2222.d",
+                "libbuilt-1111.rlib",
+                "libbuilt-1111.rmeta",
+                "libmacro-3333.so",
+                "linked.so"
+            ]
+        );
+        assert_eq!(bytes_under(&dir), 100 + 10 + 7 + 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -26,7 +26,7 @@ const BADGE: &str = "Available on <strong>crate feature <code>s3</code></strong>
 /// `RUSTC_BOOTSTRAP=1`, which build scripts such as proc-macro2's
 /// watch (`rerun-if-env-changed`); sharing a folder with the main build would
 /// flip their output on every switch and rebuild everything above them.
-const DOCS_TARGET: &str = "target/docsrs";
+pub const DOCS_TARGET: &str = "target/docsrs";
 
 /// `[package.metadata.docs.rs]`: the subset bsm uses.
 #[derive(Debug, Default, Deserialize)]
@@ -149,7 +149,7 @@ pub fn package() -> Result<(), String> {
         "--allow-dirty",
     ]);
     cmd.args(dev_profile_as_config(&root.join("Cargo.toml"))?);
-    forget_earlier_runs(&root, &packed(&root)?)?;
+    forget_earlier_runs(&packed(&root)?)?;
     run(cmd)
 }
 
@@ -228,15 +228,12 @@ fn packed(root: &Path) -> Result<Vec<Packed>, String> {
 /// against the bsm-core of the first run, whatever bsm-core is now. Only
 /// these libraries are removed, found by the sources their rustc dep-info
 /// names; the workspace's own builds of the same crates stay.
-fn forget_earlier_runs(root: &Path, packed: &[Packed]) -> Result<(), String> {
+fn forget_earlier_runs(packed: &[Packed]) -> Result<(), String> {
     let cargo_home = std::env::var_os("CARGO_HOME").map_or_else(
         || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cargo"),
         PathBuf::from,
     );
-    // The build folder: `target/` unless CARGO_TARGET_DIR says otherwise.
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    forget(&cargo_home, &target, packed)
+    forget(&cargo_home, &crate::target_dir(), packed)
 }
 
 fn forget(cargo_home: &Path, target: &Path, packed: &[Packed]) -> Result<(), String> {
