@@ -379,6 +379,76 @@ fn isolate_from_aws(cmd: &mut Command) {
 mod tests {
     use super::{bytes_under, drop_check_only_metadata};
 
+    /// bsm-core reads and writes its JSON with `aws-smithy-json`, a 0.x crate
+    /// that it names by minor version. When aws-config moves to the next minor,
+    /// a user would compile two of them: this fails then, naming both (a unit
+    /// test, so part of `cargo xtask test`).
+    fn same_smithy_json() -> Result<(), String> {
+        let direct = |package: &str| -> Result<String, String> {
+            let mut tree = super::cargo();
+            tree.args(["tree", "--package", package, "--edges", "normal"])
+                .args(["--depth", "1", "--prefix", "none"]);
+            let out = tree
+                .output()
+                .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "cargo tree --package {package} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            direct_version(&String::from_utf8_lossy(&out.stdout), "aws-smithy-json")
+                .ok_or_else(|| format!("{package} does not depend on aws-smithy-json"))
+        };
+        let (ours, theirs) = (direct("bsm-core")?, direct("aws-config")?);
+        println!("aws-smithy-json: bsm-core {ours}, aws-config {theirs}");
+        if ours == theirs {
+            Ok(())
+        } else {
+            Err(format!(
+                "bsm-core builds aws-smithy-json {ours} and aws-config {theirs}: a user would compile \
+                 both; set `aws-smithy-json` in the root Cargo.toml's \
+                 [workspace.dependencies] to aws-config's minor version"
+            ))
+        }
+    }
+
+    /// The version of `dependency` in `cargo tree --depth 1 --prefix none`
+    /// output: lines such as `aws-smithy-json v0.65.1` or `tokio v1.0.0 (*)`.
+    fn direct_version(tree: &str, dependency: &str) -> Option<String> {
+        tree.lines().skip(1).find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next()? == dependency).then(|| words.next().map(ToOwned::to_owned))?
+        })
+    }
+
+    #[test]
+    fn bsm_core_builds_the_aws_smithy_json_of_aws_config() {
+        same_smithy_json().unwrap();
+    }
+
+    #[test]
+    fn a_direct_dependency_version_is_read_from_cargo_tree() {
+        let tree = "bsm-core v0.1.0 (/work/crates/bsm-core)\n\
+                    aws-config v1.13.0\n\
+                    aws-smithy-json v0.65.1\n\
+                    aws-smithy-json-extra v9.9.9 (*)\n";
+        assert_eq!(
+            direct_version(tree, "aws-smithy-json").as_deref(),
+            Some("v0.65.1")
+        );
+        assert_eq!(
+            direct_version(tree, "aws-config").as_deref(),
+            Some("v1.13.0")
+        );
+        assert_eq!(
+            direct_version(tree, "bsm-core"),
+            None,
+            "the root is not its own dependency"
+        );
+        assert_eq!(direct_version(tree, "serde"), None);
+    }
+
     #[test]
     fn only_check_metadata_is_dropped_and_hard_links_count_once() {
         let dir = std::env::temp_dir().join(format!("bsm-xtask-deps-{}", std::process::id()));
