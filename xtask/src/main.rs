@@ -59,8 +59,8 @@ commands:
         moto: accessor, first client, cold process, concurrent first callers
   mutants [--iterate] [FILE...]
         mutation testing (cargo-mutants, installed with `cargo install
-        cargo-mutants`) of assume_role, identity, snapshot, cli_env and
-        credentials in bsm-core, each against its tests; in place, an
+        cargo-mutants`) of assume_role, identity, snapshot, secret_file,
+        cli_env and credentials in bsm-core, each against its tests; in place, an
         hour or more on 2 cores; results in target/mutants/; --iterate
         tests only what the last run did not catch
   bench-build [--runs N]

@@ -18,6 +18,7 @@ const TARGETS: &[(&str, &[&str])] = &[
         &["sources", "expiry", "builder", "bad_input"],
     ),
     ("snapshot", &["handoff", "bad_input", "secrets"]),
+    ("secret_file", &["handoff", "bad_input"]),
     (
         "assume_role",
         &["assume_role", "expiry", "faults", "secrets", "bad_input"],

@@ -30,5 +30,5 @@ pub use bsm_core::{
     AliasStatus, AssumeRoleBuilder, AwsCliEnv, AwsService, CacheStats, CredentialSource, Error,
     Identity, MANAGED_VARS, MfaTokenProvider, ProcessEnvGuard, Result, Service, SessionManager,
     SessionManagerBuilder, Snapshot, SnapshotGuard, UnknownService, WhoAmI, cli_env, credentials,
-    error, mask, services, validate_role_arn,
+    error, mask, secret_file, services, validate_role_arn,
 };

@@ -15,7 +15,7 @@
 //!   never into a name in clear.
 //! - `--no-cache` bypasses it; `bsm cache clear` removes it.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -170,25 +170,9 @@ impl Cache {
             account_id: creds.account_id().map(|a| a.as_str().to_owned()),
         };
         let path = self.path(key);
-        let tmp = self.dir.join(format!(
-            ".{key}.{}.{:016x}.tmp",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        let result = (|| -> std::io::Result<()> {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut file = opts.open(&tmp)?;
-            file.write_all(serde_json::to_string(&entry)?.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(format!("cannot write the cached session {}: {e}", path.display()).into());
-        }
+        let json = serde_json::to_string(&entry)?;
+        bsm::secret_file::write_replace(&path, json.as_bytes())
+            .map_err(|e| format!("cannot write the cached session {}: {e}", path.display()))?;
         Ok(())
     }
 

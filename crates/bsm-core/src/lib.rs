@@ -15,6 +15,7 @@ pub mod error;
 mod identity;
 pub mod mask;
 mod region;
+pub mod secret_file;
 #[cfg(feature = "credential-server")]
 mod server;
 mod service;

@@ -6,7 +6,6 @@
 //! [`SessionManager::temp_snapshot`] or [`Snapshot::write_new`].
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::mask::mask_user_id;
@@ -177,10 +176,6 @@ impl Snapshot {
     }
 
     fn write(&self, path: &Path, replace: bool) -> Result<()> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
         if path.is_dir() {
             return Err(snapshot_error(path, "the path is a directory"));
         }
@@ -190,46 +185,20 @@ impl Snapshot {
                 "a file already exists there; it was left as it was",
             ));
         }
-        let name = path
-            .file_name()
-            .map_or_else(|| "snapshot".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(
-            ".{name}.{}.{:08x}.tmp",
-            std::process::id(),
-            fastrand::u32(..)
-        ));
-        let result = (|| -> std::io::Result<()> {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut file = opts.open(&tmp)?;
-            file.write_all(self.to_json().as_bytes())?;
-            file.sync_all()?;
-            if replace {
-                std::fs::rename(&tmp, path)
-            } else {
-                // A hard link fails if the target exists: no clobbering,
-                // even against a file created since the check above.
-                std::fs::hard_link(&tmp, path)?;
-                // The snapshot is in place; a temporary name left over is
-                // only untidy (it is 0600 too).
-                if let Err(e) = std::fs::remove_file(&tmp) {
-                    tracing::warn!(path = %tmp.display(), error = %e, "cannot remove the temporary snapshot file");
-                }
-                Ok(())
-            }
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
+        let json = self.to_json();
+        let written = if replace {
+            crate::secret_file::write_replace(path, json.as_bytes())
+        } else {
+            crate::secret_file::write_new(path, json.as_bytes())
+        };
+        written.map_err(|e| {
             let e: crate::error::BoxError = if e.kind() == std::io::ErrorKind::AlreadyExists {
                 "a file already exists there; it was left as it was".into()
             } else {
                 Box::new(e)
             };
-            return Err(snapshot_error(path, e));
-        }
-        Ok(())
+            snapshot_error(path, e)
+        })
     }
 
     /// The snapshot for display: key id masked, secret and token hidden.
