@@ -24,7 +24,7 @@
 //! ```
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `contents` to `path`, which must not exist: the temporary file is
 /// hard-linked into place, which fails with
@@ -49,14 +49,11 @@ pub fn write_replace(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 fn write(path: &Path, contents: &[u8], replace: bool) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let name = path
         .file_name()
         .map_or_else(|| "secret".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
+    // Beside the target: the same folder, so the same file system.
+    let tmp = path.with_file_name(format!(
         ".{name}.{}.{:016x}.tmp",
         std::process::id(),
         fastrand::u64(..)
@@ -91,6 +88,7 @@ fn write(path: &Path, contents: &[u8], replace: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
