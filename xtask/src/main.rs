@@ -60,8 +60,8 @@ commands:
   mutants [--iterate] [FILE...]
         mutation testing (cargo-mutants, installed with `cargo install
         cargo-mutants`) of assume_role, identity, snapshot, secret_file,
-        cli_env and credentials in bsm-core, each against its tests; in place, an
-        hour or more on 2 cores; results in target/mutants/; --iterate
+        cli_env and credentials in bsm-core, each against its tests; in
+        place, an hour or more on 2 cores; results in target/mutants/; --iterate
         tests only what the last run did not catch
   bench-build [--runs N]
         build cost from clean in target/bench-build: a binary with bsm vs
