@@ -59,7 +59,8 @@ elif mode == "race":
 const PYTHON_COLD: &str =
     "from boto_session_manager.api import BotoSesManager; print(BotoSesManager().aws_account_id)";
 
-fn output(cmd: &mut Command) -> Result<String, String> {
+/// The standard output of `cmd`, or an error with its standard error.
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     let shown = format!("{cmd:?}");
     let out = cmd
         .output()

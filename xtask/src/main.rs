@@ -375,9 +375,20 @@ fn isolate_from_aws(cmd: &mut Command) {
         .env("AWS_EC2_METADATA_DISABLED", "true");
 }
 
+/// The names in `dir`, sorted (for the tests).
+#[cfg(test)]
+fn sorted_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{bytes_under, drop_check_only_metadata};
+    use super::{bytes_under, drop_check_only_metadata, sorted_names};
 
     /// bsm-core reads and writes its JSON with `aws-smithy-json`, a 0.x crate
     /// that it names by minor version. When aws-config moves to the next minor,
@@ -388,16 +399,8 @@ mod tests {
             let mut tree = super::cargo();
             tree.args(["tree", "--package", package, "--edges", "normal"])
                 .args(["--depth", "1", "--prefix", "none"]);
-            let out = tree
-                .output()
-                .map_err(|e| format!("cannot run cargo tree: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "cargo tree --package {package} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            direct_version(&String::from_utf8_lossy(&out.stdout), "aws-smithy-json")
+            let out = crate::bench::output(&mut tree)?;
+            direct_version(&out, "aws-smithy-json")
                 .ok_or_else(|| format!("{package} does not depend on aws-smithy-json"))
         };
         let (ours, theirs) = (direct("bsm-core")?, direct("aws-config")?);
@@ -465,13 +468,8 @@ mod tests {
         std::fs::hard_link(dir.join("libmacro-3333.so"), dir.join("linked.so")).unwrap();
         assert_eq!(bytes_under(&dir), 100 + 10 + 1000 + 7 + 3);
         drop_check_only_metadata(&dir).unwrap();
-        let mut left: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
         assert_eq!(
-            left,
+            sorted_names(&dir),
             [
                 "checked-2222.d",
                 "libbuilt-1111.rlib",

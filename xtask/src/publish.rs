@@ -436,13 +436,8 @@ mod tests {
         }];
         forget(&home, &dir.join("target"), &packed).unwrap();
         assert!(!unpacked.exists());
-        let mut left: Vec<String> = std::fs::read_dir(&deps)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
         assert_eq!(
-            left,
+            crate::sorted_names(&deps),
             [
                 "bsm_core-bbbb.d",
                 "bsm_core_extra-aaaa.d",

@@ -197,7 +197,7 @@ fn tasks_rate(bsm: &SessionManager, ours: bool) -> f64 {
 /// caches. Both sides then clone one `Arc` (one reference count, one cache
 /// line), so the ratio shows what bsm's accessor adds and not where the
 /// allocator happened to put two different clients (a baseline with its own
-/// client measured from 0.8x to 1.2x of the same bsm code between builds).
+/// client measured from 0.8x to 1.25x of the same bsm code between builds).
 fn same_client(bsm: &SessionManager) -> OnceLock<bsm::aws_sdk_s3::Client> {
     let baseline = OnceLock::new();
     baseline.get_or_init(|| bsm.s3_client());
