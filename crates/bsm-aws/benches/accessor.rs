@@ -339,12 +339,43 @@ fn ratios(rt: &tokio::runtime::Runtime) {
     );
 }
 
+/// Runs one case 200,000 times and nothing else, for an instruction count
+/// that does not depend on the machine's load:
+/// `BSM_BENCH_PROBE=<case> valgrind --tool=callgrind <the bench binary>`, the
+/// cases `s3_client`, `oncelock` (its baseline), `aws_account_id` and
+/// `oncecell` (its baseline, both polled inside one `block_on`). Every case
+/// sets up the same things, so the difference of two totals divided by
+/// 200,000 is what one call of bsm adds.
+fn probe(rt: &tokio::runtime::Runtime, case: &str) {
+    let warm = manager_at(rt, &fake_sts());
+    let id = rt
+        .block_on(warm.aws_account_id())
+        .expect("the fake STS answers");
+    let cell = tokio::sync::OnceCell::new_with(Some(id));
+    let baseline = same_client(&warm);
+    rt.block_on(async {
+        for _ in 0..200_000 {
+            match case {
+                "aws_account_id" => drop(black_box(warm.aws_account_id().await.ok())),
+                "oncecell" => drop(black_box(cell.get().cloned())),
+                "s3_client" => drop(black_box(warm.s3_client())),
+                "oncelock" => drop(black_box(baseline.get().cloned())),
+                other => panic!("unknown BSM_BENCH_PROBE case {other:?}"),
+            }
+        }
+    });
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
+    if let Ok(case) = std::env::var("BSM_BENCH_PROBE") {
+        probe(&rt, &case);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &rt);
     c.final_summary();

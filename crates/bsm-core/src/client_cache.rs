@@ -12,8 +12,7 @@
 //! after `clear_cache`, when other managers push it out, or when the thread
 //! ends.
 
-use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,20 +21,18 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_types::SdkConfig;
 
+use crate::client_cells::ClientCells;
 use crate::identity::Identity;
-use crate::{AwsService, Error, Result};
+use crate::{Error, Result, Service};
 
 /// A value alone in its 128-byte block (two cache lines: the adjacent-line
-/// prefetcher pairs them). A warm accessor reads a client's box, and the
-/// generation's id, on every call while other cores write the client's
+/// prefetcher pairs them). What a warm accessor reads on every call must not
+/// share a line with what other cores write on every call (a client's
 /// reference count, in the SDK's allocation, which the allocator may place
-/// right beside a small box: sharing a line made the accessor 1.7x the bare
-/// `OnceLock` under contention in one build and 1.1x in another.
+/// right beside a small block of ours): sharing one made the accessor 1.7x
+/// the bare `OnceLock` under contention in one build and 1.1x in another.
 #[repr(align(128))]
 pub(crate) struct Padded<T: ?Sized>(pub(crate) T);
-
-/// One cached client, of the service its slot is for.
-type ClientBox = Box<Padded<dyn Any + Send + Sync>>;
 
 /// The caches that `clear_cache` drops, and the configuration they are
 /// built from. Aligned like [`Padded`]: its `id` is read on every call.
@@ -52,9 +49,10 @@ pub(crate) struct Generation {
     /// share them).
     pub(crate) provider: SharedCredentialsProvider,
     pub(crate) identity_cache: SharedIdentityCache,
-    /// Inline, inside this aligned struct: a separate small allocation of
-    /// slots could share a cache line with a client's reference count.
-    clients: [OnceLock<ClientBox>; AwsService::ENABLED_COUNT],
+    /// A typed cell per enabled service, inline in this aligned struct: a
+    /// separate small allocation could share a cache line with a client's
+    /// reference count.
+    clients: ClientCells,
     /// The STS client identity calls use when no region is configured
     /// (signed for STS's global endpoint) or the `sts` feature is off.
     pub(crate) internal_sts: OnceLock<aws_sdk_sts::Client>,
@@ -79,7 +77,7 @@ impl Generation {
             sdk_config,
             provider,
             identity_cache,
-            clients: std::array::from_fn(|_| OnceLock::new()),
+            clients: ClientCells::default(),
             internal_sts: OnceLock::new(),
             identity: FlightCell::new(),
             #[cfg(feature = "iam")]
@@ -88,29 +86,23 @@ impl Generation {
         }
     }
 
-    /// The cached value in `slot`, built by `build` on first use.
-    pub(crate) fn get_or_build<C: Any + Send + Sync>(
-        &self,
-        slot: usize,
-        service: AwsService,
-        build: impl FnOnce() -> C,
-    ) -> &(dyn Any + Send + Sync) {
-        &self.clients[slot]
-            .get_or_init(|| {
-                self.built.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    service = %service,
-                    generation = self.number,
-                    "building client"
-                );
-                Box::new(Padded(build()))
-            })
-            .0
+    /// The cached client of `C`, built by `build` on first use.
+    pub(crate) fn get_or_build<C: Service>(&self, build: impl FnOnce() -> C) -> &C {
+        C::cell(&self.clients).get_or_init(|| {
+            self.built.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                service = %C::SERVICE,
+                generation = self.number,
+                "building client"
+            );
+            build()
+        })
     }
 
-    /// The client in `slot`, if it is built.
-    pub(crate) fn built_client(&self, slot: usize) -> Option<&(dyn Any + Send + Sync)> {
-        self.clients[slot].get().map(|c| &c.0)
+    /// The client of `C`, if it is built.
+    #[inline]
+    pub(crate) fn built_client<C: Service>(&self) -> Option<&C> {
+        C::cell(&self.clients).get()
     }
 
     /// How many clients this generation has built.
@@ -234,33 +226,56 @@ const RECENT: usize = 8;
 
 /// One manager's generation as a thread last saw it.
 struct Recent {
+    /// The generation's id, kept here so a lookup reads only this entry.
+    id: u64,
     /// The manager's generation holder (its address, as a key).
     owner: usize,
     generation: Arc<Generation>,
 }
 
-/// A thread's recent generations, and how many misses it has had since it
-/// last pushed one out.
+/// A thread's recent generations (inline, the used ones first), and how many
+/// misses it has had since it last pushed one out.
+///
+/// The entries are read without a borrow flag: a warm lookup then writes
+/// nothing at all (a `RefCell`'s flag is a store on every call, and a store
+/// can stall a later load whose address it aliases). That is sound because
+/// only [`remember`] changes them, and nothing runs while [`with_recent`]
+/// holds a reference that could call `remember`: its callers pass functions
+/// that read what is built and clone it, no user code.
 #[derive(Default)]
 struct RecentGenerations {
-    entries: Vec<Recent>,
-    misses: usize,
+    entries: UnsafeCell<[Option<Recent>; RECENT]>,
+    misses: Cell<usize>,
+    /// Set while `with_recent` runs its function, to catch a reentrant
+    /// `remember` in debug builds.
+    #[cfg(debug_assertions)]
+    reading: Cell<bool>,
 }
 
 thread_local! {
-    static RECENT_GENERATIONS: RefCell<RecentGenerations> = RefCell::new(RecentGenerations::default());
+    static RECENT_GENERATIONS: RecentGenerations = RecentGenerations::default();
 }
 
 /// `f` on this thread's copy of the generation with id `id`, if it has one.
-/// Reentrant calls (from `f`) see nothing and return `None`: `f` must not
-/// run user code, only read what is built.
+/// `f` must not run user code, only read what is built (see
+/// [`RecentGenerations`]).
 #[inline]
 pub(crate) fn with_recent<R>(id: u64, f: impl FnOnce(&Generation) -> Option<R>) -> Option<R> {
     RECENT_GENERATIONS
         .try_with(|r| {
-            let r = r.try_borrow().ok()?;
-            let hit = r.entries.iter().find(|e| e.generation.id == id)?;
-            f(&hit.generation)
+            // SAFETY: only `remember` mutates the entries, and it is not
+            // called while this shared reference lives (`f` reads only).
+            let entries = unsafe { &*r.entries.get() };
+            let hit = entries
+                .iter()
+                .map_while(Option::as_ref)
+                .find(|e| e.id == id)?;
+            #[cfg(debug_assertions)]
+            r.reading.set(true);
+            let out = f(&hit.generation);
+            #[cfg(debug_assertions)]
+            r.reading.set(false);
+            out
         })
         .ok()
         .flatten()
@@ -274,30 +289,42 @@ pub(crate) fn with_recent<R>(id: u64, f: impl FnOnce(&Generation) -> Option<R>) 
 pub(crate) fn remember(owner: usize, generation: &Arc<Generation>) {
     let replaced = RECENT_GENERATIONS
         .try_with(|r| {
-            let mut r = r.try_borrow_mut().ok()?;
-            let r = &mut *r;
-            if let Some(e) = r.entries.iter_mut().find(|e| e.owner == owner) {
-                return Some(std::mem::replace(&mut e.generation, Arc::clone(generation)));
-            }
+            #[cfg(debug_assertions)]
+            assert!(!r.reading.get(), "remember called inside with_recent");
+            // SAFETY: no reference into the entries lives now (see
+            // `RecentGenerations`), and nothing below runs code that could
+            // take one: an `Arc` clone, moves, and a random index.
+            let entries = unsafe { &mut *r.entries.get() };
             let new = Recent {
+                id: generation.id,
                 owner,
                 generation: Arc::clone(generation),
             };
-            if r.entries.len() < RECENT {
-                r.entries.push(new);
+            let mine = entries
+                .iter_mut()
+                .map_while(Option::as_mut)
+                .find(|e| e.owner == owner);
+            if let Some(e) = mine {
+                return Some(std::mem::replace(e, new).generation);
+            }
+            if let Some(free) = entries.iter_mut().find(|e| e.is_none()) {
+                *free = Some(new);
                 return None;
             }
-            r.misses += 1;
-            if r.misses < 16 {
+            let misses = r.misses.get() + 1;
+            if misses < 16 {
+                r.misses.set(misses);
                 return None;
             }
-            r.misses = 0;
-            let old = std::mem::replace(&mut r.entries[fastrand::usize(..RECENT)], new);
-            Some(old.generation)
+            r.misses.set(0);
+            entries[fastrand::usize(..RECENT)]
+                .replace(new)
+                .map(|old| old.generation)
         })
         .ok()
         .flatten();
-    // Dropped outside the borrow: a generation's drop runs the SDK's code.
+    // Dropped outside the entries' borrow: a generation's drop runs the
+    // SDK's code.
     drop(replaced);
 }
 

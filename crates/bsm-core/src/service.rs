@@ -8,9 +8,11 @@ use crate::AwsService;
 
 pub(crate) mod private {
     /// Keeps `Service` implemented only by the generated code (which
-    /// expands inside this crate), so that the slot a client is cached in
-    /// always matches its type. Not reachable from outside the crate.
-    pub trait Sealed {}
+    /// expands inside this crate). Not reachable from outside the crate.
+    pub trait Sealed: Sized {
+        /// Where a manager caches this client in one cache generation.
+        fn cell(cells: &crate::client_cells::ClientCells) -> &std::sync::OnceLock<Self>;
+    }
 }
 
 /// An AWS SDK service client that a [`SessionManager`](crate::SessionManager)
@@ -22,7 +24,7 @@ pub(crate) mod private {
 /// per-service hook [`configure::<C>(..)`](crate::SessionManagerBuilder::configure).
 ///
 /// Sealed: only bsm implements it (for the `Client` of every enabled
-/// service), so a type of yours cannot claim another service's cache slot:
+/// service), so a type of yours cannot claim another service's cache cell:
 ///
 /// ```compile_fail,E0277
 /// # use bsm_core as bsm;
@@ -46,10 +48,6 @@ pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
 
     /// Which service this is.
     const SERVICE: AwsService;
-
-    /// Where a manager caches this client: the index among enabled services.
-    #[doc(hidden)]
-    const SLOT: usize = Self::SERVICE.slot();
 
     /// A config builder seeded from the shared SDK configuration.
     fn config_builder(sdk_config: &SdkConfig) -> Self::ConfigBuilder;

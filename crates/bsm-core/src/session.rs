@@ -221,10 +221,8 @@ impl SessionManager {
     #[inline]
     pub fn client<C: Service>(&self) -> C {
         let id = self.inner.current.0.load(Ordering::Acquire);
-        crate::client_cache::with_recent(id, |g| {
-            g.built_client(C::SLOT)?.downcast_ref::<C>().cloned()
-        })
-        .unwrap_or_else(|| self.client_in::<C>(&self.recent_generation()))
+        crate::client_cache::with_recent(id, |g| g.built_client::<C>().cloned())
+            .unwrap_or_else(|| self.client_in::<C>(&self.recent_generation()))
     }
 
     /// The current generation, kept at hand for this thread's next calls.
@@ -237,20 +235,16 @@ impl SessionManager {
 
     /// The current generation's id (to look it up with
     /// [`crate::client_cache::with_recent`]).
+    #[inline]
     pub(crate) fn current_generation_id(&self) -> u64 {
         self.inner.current.0.load(Ordering::Acquire)
     }
 
     /// The cached client of `C` in one generation.
     pub(crate) fn client_in<C: Service>(&self, generation: &Generation) -> C {
-        let any = generation.get_or_build(C::SLOT, C::SERVICE, || {
-            self.build_client_in::<C>(generation, |b| b)
-        });
-        match any.downcast_ref::<C>() {
-            Some(client) => client.clone(),
-            // Unreachable: `Service` is sealed and each type has its own slot.
-            None => self.build_client_in::<C>(generation, |b| b),
-        }
+        generation
+            .get_or_build(|| self.build_client_in::<C>(generation, |b| b))
+            .clone()
     }
 
     /// A new client of service `C` with one-off changes to its config

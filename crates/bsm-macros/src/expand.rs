@@ -45,6 +45,10 @@ fn emit(services: &[Service]) -> TokenStream {
         .collect();
     let crates: Vec<_> = services.iter().map(|s| s.krate.value.as_str()).collect();
     let features: Vec<_> = services.iter().map(|s| s.feature.value.as_str()).collect();
+    let paths: Vec<_> = services
+        .iter()
+        .map(|s| format_ident!("{}", s.path.value))
+        .collect();
     let accessors_str: Vec<_> = services.iter().map(|s| s.accessor.value.as_str()).collect();
     let retired: Vec<_> = services.iter().map(|s| s.retired).collect();
     let variant_docs: Vec<_> = services
@@ -116,18 +120,6 @@ fn emit(services: &[Service]) -> TokenStream {
             pub const fn is_retired(self) -> bool {
                 match self { #( AwsService::#variants => #retired, )* }
             }
-
-            /// The index of this service's slot among the enabled services.
-            pub(crate) const fn slot(self) -> usize {
-                let me = self as usize;
-                let mut n = 0;
-                let mut i = 0;
-                while i < me {
-                    if AwsService::ALL[i].is_enabled() { n += 1; }
-                    i += 1;
-                }
-                n
-            }
         }
 
         impl ::core::fmt::Display for AwsService {
@@ -148,6 +140,22 @@ fn emit(services: &[Service]) -> TokenStream {
 
         #[doc = #services_doc]
         pub mod services {}
+
+        /// Where a manager caches its clients.
+        mod client_cells {
+            /// A manager's cached clients in one cache generation: a typed
+            /// cell per enabled service, read without a downcast. Public in a
+            /// private module, so that the sealed `Service` trait can name it
+            /// and nobody outside the crate can.
+            #[derive(Default)]
+            #[allow(non_snake_case)]
+            pub struct ClientCells {
+                #(
+                    #[cfg(feature = #features)]
+                    pub(crate) #variants: ::std::sync::OnceLock<::#paths::Client>,
+                )*
+            }
+        }
 
         #( #items )*
 
@@ -213,7 +221,11 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         pub use ::#path;
 
         #[cfg(feature = #feature)]
-        impl crate::service::private::Sealed for ::#path::Client {}
+        impl crate::service::private::Sealed for ::#path::Client {
+            fn cell(cells: &crate::client_cells::ClientCells) -> &::std::sync::OnceLock<Self> {
+                &cells.#variant
+            }
+        }
 
         #[cfg(feature = #feature)]
         #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
@@ -243,6 +255,7 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
         #deprecated
         #[must_use]
+        #[inline]
         pub fn #accessor(&self) -> ::#path::Client {
             self.client::<::#path::Client>()
         }
