@@ -45,6 +45,30 @@ async fn identity_values_come_from_one_get_caller_identity() {
 }
 
 #[tokio::test]
+async fn an_identity_future_polled_after_it_finished_answers_again_from_the_cache() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    // The first call fetches (its future goes through the boxed fetch); the
+    // same future polled again must neither panic nor poll the finished
+    // fetch, and must not fetch again.
+    let mut cold = std::pin::pin!(bsm.aws_account_id());
+    assert_eq!((&mut cold).await.unwrap(), ACCOUNT);
+    let again = std::future::poll_fn(|cx| cold.as_mut().poll(cx)).await;
+    assert_eq!(again.unwrap(), ACCOUNT);
+    // A warm future is done on its first poll, and answers again too.
+    let mut warm = std::pin::pin!(bsm.principal_arn());
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    for _ in 0..2 {
+        match warm.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(arn) => assert_eq!(arn.unwrap(), ARN),
+            std::task::Poll::Pending => panic!("a warm identity call waited"),
+        }
+    }
+    assert_eq!(proxy.count("GetCallerIdentity"), 1);
+}
+
+#[tokio::test]
 async fn who_am_i_prints_the_five_python_lines() {
     let bsm = manager(&moto().endpoint()).await;
     let user_id = bsm.aws_account_user_id().await.unwrap();

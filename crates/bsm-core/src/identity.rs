@@ -282,6 +282,7 @@ where
 {
     type Output = Result<R>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.get_mut();
         if this.fetch.is_none() {
@@ -291,13 +292,27 @@ where
                 return Poll::Ready(Ok(r));
             }
         }
-        let fetch = this
+        this.poll_fetch(cx)
+    }
+}
+
+impl<R, F> WithIdentity<'_, R, F>
+where
+    F: Fn(&Identity) -> R + Copy + Send + Unpin + 'static,
+    R: Send + 'static,
+{
+    /// The cold half of `poll`: starts or goes on with the fetch. Apart, so
+    /// that the warm half is small enough to inline into the caller's poll.
+    #[cold]
+    #[inline(never)]
+    fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        let fetch = self
             .fetch
-            .get_or_insert_with(|| fetch_boxed(this.manager, this.f));
+            .get_or_insert_with(|| fetch_boxed(self.manager, self.f));
         let outcome = std::task::ready!(fetch.as_mut().poll(cx));
         // Polled again after this, it starts over rather than polling a
         // finished future.
-        this.fetch = None;
+        self.fetch = None;
         Poll::Ready(outcome)
     }
 }
