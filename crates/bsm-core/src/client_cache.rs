@@ -9,9 +9,8 @@
 //! then reads the manager's current generation id and finds it at hand,
 //! with no atomic read-modify-write but the client clone's own reference
 //! count, and no store to memory at all besides it. A thread lets go of a
-//! generation on its next call to that manager
-//! after `clear_cache`, when other managers push it out, or when the thread
-//! ends.
+//! generation on its next call to that manager after `clear_cache`, when
+//! other managers push it out, or when the thread ends.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;

@@ -266,9 +266,10 @@ impl SessionManager {
 
 /// The future of the identity methods. A hand-written future rather than an
 /// `async fn`: its first poll reads the cached identity and is done, with no
-/// state machine to step through (an `async fn` here took some 60
-/// instructions more per warm call, counted with callgrind); on a miss it
-/// fetches, the fetch's large state on the heap.
+/// state machine to step through; on a miss it fetches, the fetch's large
+/// state on the heap. (Counted with callgrind, a warm call took 109
+/// instructions more than a bare `OnceCell` get + clone as two nested
+/// `async fn`s, and 61 in this form; see BENCHMARKS.md.)
 struct WithIdentity<'a, R, F> {
     manager: &'a SessionManager,
     f: F,
