@@ -1,6 +1,7 @@
 //! `SessionManager` against the moto emulator: construction, cached clients,
 //! identity, masks, who-am-i, one real call per service, `client_with`,
-//! `clear_cache`, expiry, and the request counts of concurrent first callers.
+//! `clear_cache`, expiry, the request counts of concurrent first callers, and
+//! what a thread keeps of each manager's cache.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -66,6 +67,28 @@ async fn an_identity_future_polled_after_it_finished_answers_again_from_the_cach
         }
     }
     assert_eq!(proxy.count("GetCallerIdentity"), 1);
+}
+
+#[tokio::test]
+async fn a_caller_dropped_while_it_fetches_the_identity_does_not_stop_the_next() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    proxy.fail_next(
+        Some("GetCallerIdentity"),
+        1,
+        bsm_tests::Fault::Stall(Duration::from_secs(30)),
+    );
+    // The first caller leads the fetch and is dropped before STS answers.
+    let cut = tokio::time::timeout(Duration::from_millis(500), bsm.aws_account_id()).await;
+    assert!(cut.is_err(), "the stalled answer came first: {cut:?}");
+    // The next caller must lead a fetch of its own, not wait on the dropped
+    // one (which nobody will finish).
+    let id = tokio::time::timeout(Duration::from_secs(20), bsm.aws_account_id())
+        .await
+        .expect("the next caller is not left waiting")
+        .expect("the next caller gets the identity");
+    assert_eq!(id, ACCOUNT);
+    assert_eq!(proxy.count("GetCallerIdentity"), 2);
 }
 
 #[tokio::test]
@@ -472,6 +495,42 @@ fn a_thread_lets_go_of_a_cleared_generation_on_its_next_call_or_when_it_ends() {
             "generation 1 is freed: the ended thread let go of it too"
         );
         drop(bsm);
+        drop(rt);
+    });
+}
+
+#[test]
+fn a_thread_cycling_through_many_managers_lets_go_of_a_dropped_ones_generation() {
+    bsm_tests::capture::on_this_thread(|captured| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let endpoint = moto().endpoint();
+        let dropped = rt.block_on(manager(&endpoint));
+        drop(dropped.s3_client());
+        drop(dropped);
+        assert_eq!(
+            generations_dropped(captured),
+            0,
+            "this thread still has the dropped manager's generation at hand"
+        );
+        // 40 live managers, more than the 8 a thread keeps at hand, called
+        // in turn: about 1,600 misses, and after each run of 16 one entry is
+        // replaced at random, so the dropped manager's entry survives 100
+        // replacements with probability (7/8)^100, under 2 in a million.
+        let pool: Vec<_> = (0..40).map(|_| rt.block_on(manager(&endpoint))).collect();
+        for _ in 0..50 {
+            for m in &pool {
+                drop(m.s3_client());
+            }
+        }
+        assert_eq!(
+            generations_dropped(captured),
+            1,
+            "the dropped manager's generation is let go (the live ones are not)"
+        );
+        drop(pool);
         drop(rt);
     });
 }

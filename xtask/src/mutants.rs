@@ -23,6 +23,7 @@ const TARGETS: &[(&str, &[&str])] = &[
         "assume_role",
         &["assume_role", "expiry", "faults", "secrets", "bad_input"],
     ),
+    ("client_cache", &["session", "concurrency"]),
 ];
 
 /// Runs cargo-mutants on each file (or only those named in `only`).
