@@ -124,6 +124,21 @@ fn requests_seen(
     ))
 }
 
+/// A moto with its request recorder on. The recorder also appends every
+/// request to a file, by default `moto_recording` in moto's working folder
+/// (the repository's root): kept under `target/` instead.
+fn recording_moto(root: &Path, venv: &Path) -> Result<Moto, String> {
+    let file = root.join("target/moto_recording");
+    let file = file.to_str().ok_or("the repository path is not UTF-8")?;
+    Moto::start_with(
+        venv,
+        &[
+            ("MOTO_ENABLE_RECORDING", "True"),
+            ("MOTO_RECORDER_FILEPATH", file),
+        ],
+    )
+}
+
 /// `cargo xtask bench-python`.
 pub fn python() -> Result<(), String> {
     let root = root();
@@ -141,7 +156,7 @@ pub fn python() -> Result<(), String> {
     ]);
     run(build)?;
     let probe = root.join("target/release/examples/bench_probe");
-    let moto = Moto::start_with(&venv, &[("MOTO_ENABLE_RECORDING", "True")])?;
+    let moto = recording_moto(&root, &venv)?;
     let env = emulator::demo_env(&moto.endpoint());
     let rust = |args: &[&str]| {
         let mut c = Command::new(&probe);
