@@ -106,6 +106,23 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The lowest and highest time-per-call ratio (bsm / baseline) of the
+/// rounds, each round's two rates measured one right after the other.
+fn round_range(ours: &[f64], theirs: &[f64]) -> (f64, f64) {
+    let r: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| t / o).collect();
+    (
+        r.iter().copied().fold(f64::INFINITY, f64::min),
+        r.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
+/// The lower and upper quartiles of `v`.
+fn quartiles(v: &[f64]) -> (f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 4], v[v.len() * 3 / 4])
+}
+
 /// Median time per call of `f`, measured in batches, for the ratio table.
 fn per_call(f: impl Fn()) -> f64 {
     let mut samples: Vec<f64> = (0..31)
@@ -281,10 +298,12 @@ fn ratios(rt: &tokio::runtime::Runtime) {
             ours.push(per_thread_rate(threads, &acc));
             theirs.push(per_thread_rate(threads, &plain));
         }
+        let (lo, hi) = round_range(&ours, &theirs);
         let (ours, theirs) = (median(ours), median(theirs));
         println!(
             "{threads} thread(s), 1 s each, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s per thread, \
-             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2})",
+             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2}; \
+             round by round {lo:.2} to {hi:.2})",
             ours / 1e6,
             theirs / 1e6,
             theirs / ours
@@ -295,10 +314,11 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         ours.push(tasks_rate(&bsm, true));
         theirs.push(tasks_rate(&bsm, false));
     }
+    let (lo, hi) = round_range(&ours, &theirs);
     let (ours, theirs) = (median(ours), median(theirs));
     println!(
         "1000 tokio tasks on 2 worker threads, 1 s, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s in all, \
-         OnceLock get+clone {:.1} M calls/s (ratio {:.2})",
+         OnceLock get+clone {:.1} M calls/s (ratio {:.2}; round by round {lo:.2} to {hi:.2})",
         ours / 1e6,
         theirs / 1e6,
         theirs / ours
@@ -314,17 +334,7 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         first / new
     );
 
-    let warm = manager_at(rt, &fake_sts());
-    let id = rt
-        .block_on(warm.aws_account_id())
-        .expect("the fake STS answers");
-    let cell = tokio::sync::OnceCell::new_with(Some(id));
-    let base = per_call(|| drop(black_box(rt.block_on(async { cell.get().cloned() }))));
-    let bsm_id = per_call(|| drop(black_box(rt.block_on(warm.aws_account_id()))));
-    println!(
-        "ratio warm aws_account_id() / OnceCell get+clone (each inside block_on): {:.2} ({bsm_id:.1} ns / {base:.1} ns)",
-        bsm_id / base
-    );
+    identity_ratios(rt);
 
     let before = LIVE.load(Ordering::Relaxed);
     let managers: Vec<_> = (0..100).map(|_| manager(rt)).collect();
@@ -339,11 +349,61 @@ fn ratios(rt: &tokio::runtime::Runtime) {
     );
 }
 
+/// The warm identity beside its baseline, for the ratio table.
+fn identity_ratios(rt: &tokio::runtime::Runtime) {
+    let warm = manager_at(rt, &fake_sts());
+    let id = rt
+        .block_on(warm.aws_account_id())
+        .expect("the fake STS answers");
+    let cell = tokio::sync::OnceCell::new_with(Some(id));
+    let base = per_call(|| drop(black_box(rt.block_on(async { cell.get().cloned() }))));
+    let bsm_id = per_call(|| drop(black_box(rt.block_on(warm.aws_account_id()))));
+    println!(
+        "ratio warm aws_account_id() / OnceCell get+clone (each inside block_on): {:.2} ({bsm_id:.1} ns / {base:.1} ns)",
+        bsm_id / base
+    );
+    // As criterion's async runner measures (one `block_on`, the calls
+    // awaited in a loop), but bsm and the baseline in turn, batch by batch:
+    // criterion's two rows run one after the other, and a machine that
+    // speeds up or slows down between them moves their ratio.
+    let (mut ours, mut theirs, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let ours_routine = || async { black_box(warm.aws_account_id().await.ok()) };
+    let their_routine = || async { black_box(cell.get().cloned()) };
+    for _ in 0..31 {
+        let n = 20_000;
+        let (b, o) = rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(ours_routine().await);
+            }
+            let b = start.elapsed().as_secs_f64() * 1e9 / f64::from(n);
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(their_routine().await);
+            }
+            (b, start.elapsed().as_secs_f64() * 1e9 / f64::from(n))
+        });
+        ours.push(b);
+        theirs.push(o);
+        ratio.push(b / o);
+    }
+    let (lo, hi) = quartiles(&ratio);
+    println!(
+        "ratio warm aws_account_id() / OnceCell get+clone (awaited in one block_on, interleaved batches): {:.2}, \
+         quartiles {lo:.2} to {hi:.2} ({:.1} ns / {:.1} ns)",
+        median(ratio),
+        median(ours),
+        median(theirs)
+    );
+}
+
 /// Runs one case 200,000 times and nothing else, for an instruction count
 /// that does not depend on the machine's load:
 /// `BSM_BENCH_PROBE=<case> valgrind --tool=callgrind <the bench binary>`, the
 /// cases `s3_client`, `oncelock` (its baseline), `aws_account_id` and
-/// `oncecell` (its baseline, both polled inside one `block_on`). Every case
+/// `oncecell` (its baseline, both polled inside one `block_on`),
+/// `awaited_aws_account_id` and `awaited_oncecell` (the same two in the shape
+/// of criterion's async runner, which gives the criterion rows). Every case
 /// sets up the same things, so the difference of two totals divided by
 /// 200,000 is what one call of bsm adds.
 fn probe(rt: &tokio::runtime::Runtime, case: &str) {
@@ -353,6 +413,15 @@ fn probe(rt: &tokio::runtime::Runtime, case: &str) {
         .expect("the fake STS answers");
     let cell = tokio::sync::OnceCell::new_with(Some(id));
     let baseline = same_client(&warm);
+    // As criterion's async runner runs its routine: a new async block per
+    // call, awaited in a loop inside one `block_on`.
+    match case {
+        "awaited_aws_account_id" => {
+            return awaited(rt, || async { black_box(warm.aws_account_id().await.ok()) });
+        }
+        "awaited_oncecell" => return awaited(rt, || async { black_box(cell.get().cloned()) }),
+        _ => {}
+    }
     rt.block_on(async {
         for _ in 0..200_000 {
             match case {
@@ -362,6 +431,15 @@ fn probe(rt: &tokio::runtime::Runtime, case: &str) {
                 "oncelock" => drop(black_box(baseline.get().cloned())),
                 other => panic!("unknown BSM_BENCH_PROBE case {other:?}"),
             }
+        }
+    });
+}
+
+/// `routine` 200,000 times, each awaited in one `block_on`.
+fn awaited<F: std::future::Future>(rt: &tokio::runtime::Runtime, routine: impl Fn() -> F) {
+    rt.block_on(async {
+        for _ in 0..200_000 {
+            black_box(routine().await);
         }
     });
 }

@@ -288,9 +288,13 @@ where
         let this = self.get_mut();
         if this.fetch.is_none() {
             let id = this.manager.current_generation_id();
-            let f = this.f;
-            if let Some(r) = crate::client_cache::with_recent(id, |g| g.identity.get().map(f)) {
-                return Poll::Ready(Ok(r));
+            if let Some(identity) = crate::client_cache::find_recent(id, |g| g.identity.get()) {
+                #[cfg(debug_assertions)]
+                let _reading = crate::client_cache::Reading::start();
+                // SAFETY: read at once, and `f` clones a field: nothing calls
+                // `remember` meanwhile (see `find_recent`).
+                let identity = unsafe { identity.as_ref() };
+                return Poll::Ready(Ok((this.f)(identity)));
             }
         }
         this.poll_fetch(cx)
