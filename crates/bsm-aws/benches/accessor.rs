@@ -2,13 +2,14 @@
 //! baseline in the same run: `cargo bench -p bsm-aws --bench accessor --features
 //! s3`. Prints the ratios (bsm / baseline) after criterion's own report, the
 //! calls per second per thread with 1, 2, 4 and 8 threads on one manager and
-//! with 1000 tokio tasks (each beside the bare `OnceLock`), and the bytes one
+//! with 1000 tokio tasks (each beside the bare `OnceLock`, and beside the bare
+//! `OnceLock` behind a generation check), and the bytes one
 //! manager and one cached client take (a counting global allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::time::Instant;
 
 use bsm::SessionManager;
@@ -139,6 +140,100 @@ fn per_call(f: impl Fn()) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// Contention, honestly: 1, 2, 4 and 8 threads on one manager, released
+/// together by a barrier and each running for one second; calls per second
+/// per thread, bsm beside the bare `OnceLock` (both clone one shared `Arc`,
+/// so both pay for its reference count moving between cores). Five rounds,
+/// the contenders in turn, medians: a shared machine's slow spells fall on
+/// all alike.
+///
+/// The third contender is the bare `OnceLock` behind the least that any
+/// cache `clear_cache` can invalidate must do on each call: read a shared
+/// generation number (alone in its cache line) and compare it with the one
+/// this thread saw last. It is what a design with a generation check can at
+/// best reach, so bsm beside it shows what bsm adds beyond the check.
+fn contention(bsm: &SessionManager, baseline: &OnceLock<bsm::aws_sdk_s3::Client>) {
+    let generation = std::sync::Arc::new(Generation(AtomicU64::new(1)));
+    let acc = || drop(black_box(bsm.s3_client()));
+    let plain = || drop(black_box(baseline.get().cloned()));
+    let checked = || {
+        generation.check();
+        drop(black_box(baseline.get().cloned()));
+    };
+    for threads in [1, 2, 4, 8] {
+        let (mut ours, mut theirs, mut check) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(per_thread_rate(threads, &acc));
+            theirs.push(per_thread_rate(threads, &plain));
+            check.push(per_thread_rate(threads, &checked));
+        }
+        let (lo, hi) = round_range(&ours, &theirs);
+        let (ours, theirs, check) = (median(ours), median(theirs), median(check));
+        println!(
+            "{threads} thread(s), 1 s each, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s per thread, \
+             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2}; \
+             round by round {lo:.2} to {hi:.2}); OnceLock behind a generation check {:.1} M calls/s \
+             (bsm / it: {:.2}; it / OnceLock: {:.2})",
+            ours / 1e6,
+            theirs / 1e6,
+            theirs / ours,
+            check / 1e6,
+            check / ours,
+            theirs / check
+        );
+    }
+    let (mut ours, mut theirs, mut check) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ours.push(tasks_rate(bsm, Who::Bsm, &generation));
+        theirs.push(tasks_rate(bsm, Who::OnceLock, &generation));
+        check.push(tasks_rate(bsm, Who::Checked, &generation));
+    }
+    let (lo, hi) = round_range(&ours, &theirs);
+    let (ours, theirs, check) = (median(ours), median(theirs), median(check));
+    println!(
+        "1000 tokio tasks on 2 worker threads, 1 s, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s in all, \
+         OnceLock get+clone {:.1} M calls/s (ratio {:.2}; round by round {lo:.2} to {hi:.2}); \
+         OnceLock behind a generation check {:.1} M calls/s (bsm / it: {:.2}; it / OnceLock: {:.2})",
+        ours / 1e6,
+        theirs / 1e6,
+        theirs / ours,
+        check / 1e6,
+        check / ours,
+        theirs / check
+    );
+}
+
+/// A generation number alone in its cache line: what the third contender of
+/// [`contention`] checks before each clone.
+#[repr(align(128))]
+struct Generation(AtomicU64);
+
+thread_local! {
+    /// The generation number this thread saw last.
+    static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl Generation {
+    /// Reads the shared number and compares it with this thread's.
+    fn check(&self) {
+        let id = self.0.load(Ordering::Acquire);
+        if SEEN.with(std::cell::Cell::get) != id {
+            SEEN.with(|s| s.set(id));
+        }
+    }
+}
+
+/// Who a contention measurement calls.
+#[derive(Clone, Copy)]
+enum Who {
+    /// `s3_client()`.
+    Bsm,
+    /// The bare `OnceLock` get and clone.
+    OnceLock,
+    /// The bare `OnceLock` behind a [`Generation::check`].
+    Checked,
+}
+
 /// Calls per second per thread: `threads` threads, released together by a
 /// barrier, each calling `f` for one second.
 fn per_thread_rate(threads: u32, f: &(dyn Fn() + Sync)) -> f64 {
@@ -166,9 +261,9 @@ fn per_thread_rate(threads: u32, f: &(dyn Fn() + Sync)) -> f64 {
 }
 
 /// Calls per second in all: 1000 tasks on a 2-worker multi-thread runtime,
-/// released together, each calling the accessor (`bsm`) or the bare
-/// `OnceLock` in batches of 100 (yielding between) for one second.
-fn tasks_rate(bsm: &SessionManager, ours: bool) -> f64 {
+/// released together, each calling `who` in batches of 100 (yielding
+/// between) for one second.
+fn tasks_rate(bsm: &SessionManager, who: Who, generation: &std::sync::Arc<Generation>) -> f64 {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -182,16 +277,20 @@ fn tasks_rate(bsm: &SessionManager, ours: bool) -> f64 {
         let tasks: Vec<_> = (0..1000)
             .map(|_| {
                 let (bsm, baseline, barrier) = (bsm.clone(), baseline.clone(), barrier.clone());
+                let generation = generation.clone();
                 tokio::spawn(async move {
                     barrier.wait().await;
                     let start = Instant::now();
                     let mut calls = 0u32;
                     while start.elapsed() < span {
                         for _ in 0..100 {
-                            if ours {
-                                drop(black_box(bsm.s3_client()));
-                            } else {
-                                drop(black_box(baseline.get().cloned()));
+                            match who {
+                                Who::Bsm => drop(black_box(bsm.s3_client())),
+                                Who::OnceLock => drop(black_box(baseline.get().cloned())),
+                                Who::Checked => {
+                                    generation.check();
+                                    drop(black_box(baseline.get().cloned()));
+                                }
                             }
                         }
                         calls += 100;
@@ -284,45 +383,7 @@ fn ratios(rt: &tokio::runtime::Runtime) {
         generic / base
     );
 
-    // Contention, honestly: 1, 2, 4 and 8 threads on one manager, released
-    // together by a barrier and each running for one second; calls per
-    // second per thread, bsm beside the bare OnceLock (both clone one shared
-    // Arc, so both pay for its reference count moving between cores). Five
-    // rounds, bsm and the OnceLock in turn, medians: a shared machine's slow
-    // spells fall on both sides alike.
-    let acc = || drop(black_box(bsm.s3_client()));
-    let plain = || drop(black_box(baseline.get().cloned()));
-    for threads in [1, 2, 4, 8] {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            ours.push(per_thread_rate(threads, &acc));
-            theirs.push(per_thread_rate(threads, &plain));
-        }
-        let (lo, hi) = round_range(&ours, &theirs);
-        let (ours, theirs) = (median(ours), median(theirs));
-        println!(
-            "{threads} thread(s), 1 s each, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s per thread, \
-             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2}; \
-             round by round {lo:.2} to {hi:.2})",
-            ours / 1e6,
-            theirs / 1e6,
-            theirs / ours
-        );
-    }
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        ours.push(tasks_rate(&bsm, true));
-        theirs.push(tasks_rate(&bsm, false));
-    }
-    let (lo, hi) = round_range(&ours, &theirs);
-    let (ours, theirs) = (median(ours), median(theirs));
-    println!(
-        "1000 tokio tasks on 2 worker threads, 1 s, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s in all, \
-         OnceLock get+clone {:.1} M calls/s (ratio {:.2}; round by round {lo:.2} to {hi:.2})",
-        ours / 1e6,
-        theirs / 1e6,
-        theirs / ours
-    );
+    contention(&bsm, &baseline);
 
     let new = per_call(|| drop(black_box(bsm::aws_sdk_s3::Client::new(&cfg))));
     let first = per_call(|| {
