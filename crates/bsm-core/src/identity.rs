@@ -269,7 +269,8 @@ impl SessionManager {
 /// state machine to step through; on a miss it fetches, the fetch's large
 /// state on the heap. (Counted with callgrind, a warm call took 109
 /// instructions more than a bare `OnceCell` get + clone as two nested
-/// `async fn`s, and 61 in this form; see BENCHMARKS.md.)
+/// `async fn`s, 61 in this form, 45 with the identity read through
+/// `find_recent`; see BENCHMARKS.md.)
 struct WithIdentity<'a, R, F> {
     manager: &'a SessionManager,
     f: F,
