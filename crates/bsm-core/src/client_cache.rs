@@ -387,3 +387,45 @@ impl Drop for Generation {
         );
     }
 }
+
+#[cfg(all(test, debug_assertions))]
+mod tests {
+    use super::*;
+
+    fn generation() -> Arc<Generation> {
+        let provider = SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ));
+        let cache = aws_config::identity::IdentityCache::lazy().build();
+        Arc::new(Generation::new(
+            1,
+            SdkConfig::builder().build(),
+            provider,
+            cache,
+        ))
+    }
+
+    /// The rule the unchecked reads rest on: nothing lets go of a
+    /// generation while one is read. Debug builds check it.
+    #[test]
+    #[should_panic(expected = "remember called inside with_recent")]
+    fn remember_while_a_found_pointer_is_read_panics() {
+        let g = generation();
+        remember(1, &g);
+        let found = find_recent(g.id, |g| Some(&g.number));
+        assert!(found.is_some(), "the generation just remembered is found");
+        let _reading = Reading::start();
+        remember(2, &generation());
+    }
+
+    #[test]
+    fn remember_runs_once_the_read_is_over() {
+        let g = generation();
+        remember(1, &g);
+        {
+            let _reading = Reading::start();
+        }
+        remember(2, &generation());
+        assert!(find_recent(g.id, |g| Some(&g.number)).is_some());
+    }
+}
