@@ -161,39 +161,42 @@ fn contention(bsm: &SessionManager, baseline: &OnceLock<bsm::aws_sdk_s3::Client>
         drop(black_box(baseline.get().cloned()));
     };
     for threads in [1, 2, 4, 8] {
-        let (mut ours, mut theirs, mut check) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            ours.push(per_thread_rate(threads, &acc));
-            theirs.push(per_thread_rate(threads, &plain));
-            check.push(per_thread_rate(threads, &checked));
-        }
-        let (lo, hi) = round_range(&ours, &theirs);
-        let (ours, theirs, check) = (median(ours), median(theirs), median(check));
-        println!(
-            "{threads} thread(s), 1 s each, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s per thread, \
-             OnceLock get+clone {:.1} M calls/s per thread (bsm / OnceLock time per call: {:.2}; \
-             round by round {lo:.2} to {hi:.2}); OnceLock behind a generation check {:.1} M calls/s \
-             (bsm / it: {:.2}; it / OnceLock: {:.2})",
-            ours / 1e6,
-            theirs / 1e6,
-            theirs / ours,
-            check / 1e6,
-            check / ours,
-            theirs / check
+        compare(
+            &format!("{threads} thread(s), 1 s each"),
+            "per thread",
+            |who| {
+                let f: &(dyn Fn() + Sync) = match who {
+                    Who::Bsm => &acc,
+                    Who::OnceLock => &plain,
+                    Who::Checked => &checked,
+                };
+                per_thread_rate(threads, f)
+            },
         );
     }
+    compare(
+        "1000 tokio tasks on 2 worker threads, 1 s",
+        "in all",
+        |who| tasks_rate(bsm, who, &generation),
+    );
+}
+
+/// `ROUNDS` rounds of `rate` for each contender in turn; prints their
+/// medians and ratios under `label`, the rates `per` thread or in all.
+fn compare(label: &str, per: &str, mut rate: impl FnMut(Who) -> f64) {
     let (mut ours, mut theirs, mut check) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        ours.push(tasks_rate(bsm, Who::Bsm, &generation));
-        theirs.push(tasks_rate(bsm, Who::OnceLock, &generation));
-        check.push(tasks_rate(bsm, Who::Checked, &generation));
+        ours.push(rate(Who::Bsm));
+        theirs.push(rate(Who::OnceLock));
+        check.push(rate(Who::Checked));
     }
     let (lo, hi) = round_range(&ours, &theirs);
     let (ours, theirs, check) = (median(ours), median(theirs), median(check));
     println!(
-        "1000 tokio tasks on 2 worker threads, 1 s, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s in all, \
-         OnceLock get+clone {:.1} M calls/s (ratio {:.2}; round by round {lo:.2} to {hi:.2}); \
-         OnceLock behind a generation check {:.1} M calls/s (bsm / it: {:.2}; it / OnceLock: {:.2})",
+        "{label}, median of {ROUNDS} rounds: s3_client() {:.1} M calls/s {per}, \
+         OnceLock get+clone {:.1} M calls/s {per} (bsm / OnceLock time per call: {:.2}; \
+         round by round {lo:.2} to {hi:.2}); OnceLock behind a generation check {:.1} M calls/s {per} \
+         (bsm / it: {:.2}; it / OnceLock: {:.2})",
         ours / 1e6,
         theirs / 1e6,
         theirs / ours,

@@ -246,8 +246,8 @@ struct Recent {
 struct RecentGenerations {
     entries: UnsafeCell<[Option<Recent>; RECENT]>,
     misses: Cell<usize>,
-    /// Set while `with_recent` runs its function, to catch a reentrant
-    /// `remember` in debug builds.
+    /// Set while a [`Reading`] lives, to catch a reentrant `remember` in
+    /// debug builds.
     #[cfg(debug_assertions)]
     reading: Cell<bool>,
 }
@@ -271,11 +271,8 @@ pub(crate) fn with_recent<R>(id: u64, f: impl FnOnce(&Generation) -> Option<R>) 
                 .map_while(Option::as_ref)
                 .find(|e| e.id == id)?;
             #[cfg(debug_assertions)]
-            r.reading.set(true);
-            let out = f(&hit.generation);
-            #[cfg(debug_assertions)]
-            r.reading.set(false);
-            out
+            let _reading = Reading::start();
+            f(&hit.generation)
         })
         .ok()
         .flatten()
