@@ -1,15 +1,36 @@
 #!/bin/sh
-# cargo's runner for this workspace's binaries on Unix (.cargo/config.toml):
-# a test binary (target/*/deps/*) runs with no AWS_* variable of the
-# developer's shell, no shared config files and no instance metadata, so
-# `cargo test` gives the same result in any shell; other binaries (the
-# examples, xtask, bsm) run as they are.
+# cargo's runner for this workspace's binaries on Unix (.cargo/config.toml).
+#
+# A test binary (target/*/deps/*) runs the way a developer's machine would
+# run it, and the same in any shell:
+# - none of the AWS_* variables of the shell that started it;
+# - $HOME a fresh copy of tests/lived-in-home, whose ~/.aws holds a
+#   [default] profile of another principal and role, credential_process, SSO
+#   and login profiles (a test that passes only because the home is empty is
+#   a defect); a binary whose name has `empty_home` in it gets an empty home
+#   instead;
+# - no instance metadata (nothing is ever sent to 169.254.169.254).
+# The copy is removed when the binary exits. Other binaries (the examples,
+# xtask, bsm) run as they are.
 case "$1" in
 */deps/*)
     for var in $(env | sed -n 's/^\(AWS_[A-Za-z0-9_]*\)=.*/\1/p'); do
         unset "$var"
     done
-    export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+    export AWS_EC2_METADATA_DISABLED=true
+    home=$(mktemp -d "${TMPDIR:-/tmp}/bsm-home.XXXXXX") || exit 1
+    case "$1" in
+    *empty_home*) ;;
+    *)
+        cp -R "$(cd "$(dirname "$0")" && pwd)/lived-in-home/." "$home/" || exit 1
+        # Where it is, for the tests that set HOME themselves.
+        export BSM_LIVED_IN_HOME="$home"
+        ;;
+    esac
+    HOME=$home "$@"
+    status=$?
+    rm -rf "$home"
+    exit "$status"
     ;;
 esac
 exec "$@"

@@ -40,8 +40,9 @@ async fn build_on_test_keys(
 }
 
 /// A command of the test virtualenv with an environment that cannot reach
-/// real AWS or read or write the user's AWS files: no key variables, no
-/// profile, the emulator's endpoint, a session cache of its own.
+/// real AWS: no key variables, no profile variables, the emulator's
+/// endpoint, a session cache of its own, and the lived-in home the test
+/// binary runs in ([`lived_in`]).
 #[must_use]
 pub fn isolated(program: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(venv_bin(program));
@@ -49,7 +50,9 @@ pub fn isolated(program: &str) -> std::process::Command {
     cmd
 }
 
-/// Gives `cmd` the environment of [`isolated`].
+/// Gives `cmd` the environment of [`isolated`]: the shared files are the
+/// lived-in home's (`~/.aws/config` and `~/.aws/credentials` with a
+/// `[default]` profile of another principal).
 pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
     // bsm's session cache goes to a folder of this test binary, never the
     // user's own.
@@ -58,11 +61,61 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
         cmd.env_remove(var);
     }
     let cache = CACHE.get_or_init(|| temp_dir("bsm-cache-home"));
-    cmd.env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    cmd.env("HOME", lived_in::home())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL", moto().endpoint())
         .env("XDG_CACHE_HOME", cache)
+}
+
+/// Gives `cmd` the environment of [`isolate`], in a new home with no AWS
+/// files at all: for the tests whose names say they need an empty home.
+pub fn isolate_in_an_empty_home(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    isolate(cmd).env("HOME", temp_dir("bsm-empty-home"))
+}
+
+/// The lived-in home every test binary runs in (a copy of
+/// `tests/lived-in-home` made by `tests/isolate-aws-env.sh`): its profiles
+/// belong to principals of account 210987654321 that moto knows (seeded
+/// when it starts), none of them a principal a test hands over.
+pub mod lived_in {
+    use std::path::PathBuf;
+
+    /// The account of every principal of the lived-in home.
+    pub const ACCOUNT: &str = "210987654321";
+    /// `[default]`'s static keys.
+    pub const DEFAULT: &str = "arn:aws:iam::210987654321:user/lived-in-default";
+    /// The `lived-in-process` profile's `credential_process`.
+    pub const PROCESS: &str = "arn:aws:iam::210987654321:user/lived-in-process";
+    /// The `lived-in-role` profile (`role_arn` with `[default]` as source).
+    pub const ROLE: &str = "arn:aws:sts::210987654321:assumed-role/lived-in-role/lived-in";
+    /// `[default]`'s region.
+    pub const REGION: &str = "eu-central-1";
+
+    /// The lived-in home of this binary: `$BSM_LIVED_IN_HOME`, which the
+    /// runner sets beside `$HOME` (a test may change `HOME` itself).
+    ///
+    /// # Panics
+    /// When the binary was not started by the workspace's runner
+    /// (`tests/isolate-aws-env.sh`), or by it as an `empty_home` binary.
+    #[must_use]
+    pub fn home() -> PathBuf {
+        let home = PathBuf::from(std::env::var_os("BSM_LIVED_IN_HOME").unwrap_or_default());
+        let config = std::fs::read_to_string(home.join(".aws/config")).unwrap_or_default();
+        assert!(
+            config.contains("lived-in-role"),
+            "HOME ({}) is not the lived-in home: run the tests with cargo, whose runner \
+             (tests/isolate-aws-env.sh) makes it",
+            home.display()
+        );
+        home
+    }
+
+    /// How many times the `lived-in-process` profile's command has run, in
+    /// this binary's home (a counter file the command appends to).
+    #[must_use]
+    pub fn process_runs() -> usize {
+        crate::sources::lines(&home().join(".aws/lived-in-process-runs"))
+    }
 }
 
 /// A clock the test moves by hand: the SDK's identity cache and bsm's

@@ -22,9 +22,24 @@ static MOTO: OnceLock<Moto> = OnceLock::new();
 static PID: AtomicI32 = AtomicI32::new(0);
 
 /// Runs moto's server in a thread and exits when stdin closes, i.e. when
-/// the test binary that started it is gone.
+/// the test binary that started it is gone. Before it serves, it gives the
+/// keys of the lived-in home (`tests/lived-in-home/.aws`) to IAM users of
+/// account 210987654321, so a child that reads them reports a principal of
+/// its own (moto takes any other key for `user/moto` of 123456789012, the
+/// account the tests hand over).
 const WATCHDOG: &str = "\
 import os, sys, threading
+from moto.iam.models import iam_backends
+iam = iam_backends['210987654321']['aws']
+for user, key_id, secret in [
+    ('lived-in-default', 'AKIALIVEDINDEFAULT01', 'lived-in-default-secret/EXAMPLEKEY'),
+    ('lived-in-process', 'AKIALIVEDINPROCESS01', 'lived-in-process-secret/EXAMPLEKEY'),
+]:
+    iam.create_user(region_name='us-east-1', user_name=user)
+    key = iam.create_access_key(user)
+    del iam.access_keys[key.physical_resource_id]
+    key.access_key_id, key.secret_access_key = key_id, secret
+    iam.access_keys[key.physical_resource_id] = key
 from moto.server import main
 def watch():
     sys.stdin.read()

@@ -1,6 +1,8 @@
-//! The local Python virtualenv (moto, the AWS CLI, the Python bsm) and a moto
-//! server on loopback for `cargo xtask demo`. The test suite starts its own
-//! emulator through `bsm-tests`; this module only installs it.
+//! The local Python virtualenv (moto, the AWS CLI, the Python bsm), the AWS
+//! SDK for JavaScript v3 the handoff tests run as a child (in `target/js`),
+//! and a moto server on loopback for `cargo xtask demo`. The test suite
+//! starts its own emulator through `bsm-tests`; this module only installs
+//! it.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,6 +39,38 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
     )?;
     std::fs::write(&stamp, reqs).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(venv)
+}
+
+/// Installs `tests/js` (the AWS SDK for JavaScript v3 at the version its
+/// lock file pins, and the script the tests run) into `<target>/js` with
+/// `npm ci`, unless the same lock file is installed already. Returns the
+/// folder.
+pub fn ensure_js(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let from = root.join("tests/js");
+    let to = target.join("js");
+    let lock = std::fs::read_to_string(from.join("package-lock.json"))
+        .map_err(|e| format!("cannot read tests/js/package-lock.json: {e}"))?;
+    std::fs::create_dir_all(&to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    for name in ["package.json", "package-lock.json", "whoami.mjs"] {
+        std::fs::copy(from.join(name), to.join(name))
+            .map_err(|e| format!("cannot copy tests/js/{name}: {e}"))?;
+    }
+    let stamp = to.join("node_modules/.bsm-package-lock.json");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
+        return Ok(to);
+    }
+    println!(
+        "installing the AWS SDK for JavaScript v3 into {}",
+        to.display()
+    );
+    check(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&to),
+        "npm ci in target/js (Node.js and npm come with the machine; see README, Set-up)",
+    )?;
+    std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    Ok(to)
 }
 
 fn check(cmd: &mut Command, what: &str) -> Result<(), String> {

@@ -43,7 +43,8 @@ commands:
         stale file
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
-  test  same set-up, then cargo fmt --check, clippy -D warnings, the docs as
+  test  same set-up and the AWS SDK for JavaScript v3 (npm ci into
+        target/js), then cargo fmt --check, clippy -D warnings, the docs as
         docs.rs builds them (into target/docsrs), cargo package with
         verification, the doc tests and every test; prints each step's time
         and the size of target/; with CI set, no incremental caches and each
@@ -223,6 +224,7 @@ fn demo() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let start = Instant::now();
     let venv = step("emulator", || emulator::ensure_venv(&root()))?;
+    step("JavaScript SDK", || emulator::ensure_js(&root(), &target_dir()))?;
     step("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);
@@ -362,8 +364,10 @@ fn seconds(start: Instant) -> String {
 }
 
 /// The tests talk to the emulator only: no keys, profile, region or endpoint
-/// from the developer's environment, no shared config files, no instance
-/// metadata.
+/// from the developer's environment, no instance metadata. The doc tests
+/// read no shared config files either; the test binaries run in a lived-in
+/// home of their own, which the workspace's runner makes for each
+/// (`tests/isolate-aws-env.sh`).
 fn isolate_from_aws(cmd: &mut Command) {
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("AWS_") {

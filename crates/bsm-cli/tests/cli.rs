@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 #[cfg(unix)]
 use bsm_tests::mode;
-use bsm_tests::{isolate, isolated, moto, temp_dir, venv_bin};
+use bsm_tests::{isolate, isolate_in_an_empty_home, isolated, moto, temp_dir, venv_bin};
 
 const SECRET: &str = "cliSecretKey/EXAMPLE+never-printed";
 
@@ -286,6 +286,64 @@ fn exec_hands_over_one_identity_whatever_the_parent_environment_holds() {
         Some(&assumed[start..end]),
         "the child signed with the handed-over token, not the stale one"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Keys mode: the child gets the keys and no way back to the parent's own
+/// identity. A program in the child that asks the container endpoint
+/// directly (botocore's `ContainerProvider`, as a tool that wants "the
+/// task role" would) finds none, and the parent's endpoint, a loopback
+/// stand-in of the EKS Pod Identity agent, counts no request.
+#[tokio::test]
+async fn exec_leaves_the_command_no_way_back_to_the_parents_identity() {
+    use bsm_tests::sources::{FakeServer, iam_user, in_an_hour};
+    let pod = iam_user("cli-parent-pod").await;
+    let agent = FakeServer::container(&pod, "parent-pod-token", in_an_hour());
+    let dir = temp_dir("bsm-cli-way-back");
+    let (token_file, key_file) = (dir.join("token"), dir.join("ec2-keys"));
+    std::fs::write(&token_file, "parent-pod-token").unwrap();
+    std::fs::write(
+        &key_file,
+        "AWSAccessKeyId=AKIAPARENTFILE000001\nAWSSecretKey=x\n",
+    )
+    .unwrap();
+    // The relative URI would be fetched from 169.254.170.2: never asked
+    // for while it is there.
+    let probe = "import os\n\
+                 for v in ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN', \
+                 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', \
+                 'AWS_ACCESS_KEY', 'AWS_SECRET_KEY', 'AWS_CREDENTIAL_SCOPE', 'AWS_CREDENTIAL_FILE']:\n\
+                 \x20   if v in os.environ:\n\
+                 \x20       print(v)\n\
+                 if 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' not in os.environ:\n\
+                 \x20   from botocore.credentials import ContainerProvider\n\
+                 \x20   c = ContainerProvider().load()\n\
+                 \x20   print('container:', None if c is None else c.access_key)\n";
+    let (out, stdout, stderr) = run(bsm()
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/v1/credentials", agent.endpoint()),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "parent-pod-token")
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file)
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/task",
+        )
+        .env("AWS_ACCESS_KEY", "AKIAGOALIAS000000001")
+        .env("AWS_SECRET_KEY", "go-alias-secret")
+        .env("AWS_CREDENTIAL_SCOPE", "us-west-2")
+        .env("AWS_CREDENTIAL_FILE", &key_file)
+        .args(["--endpoint-url", &moto().endpoint(), "exec", "--"])
+        .arg(venv_bin("python"))
+        .args(["-c", probe]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["container: None"],
+        "no container endpoint, Go key aliases, credential scope or EC2 key file in the child"
+    );
+    assert_eq!(agent.hits().len(), 0, "the parent's agent was never asked");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -629,9 +687,9 @@ fn snapshot_save_and_show() {
 }
 
 #[test]
-fn missing_credentials_say_what_was_tried_and_what_to_do() {
+fn missing_credentials_in_an_empty_home_say_what_was_tried_and_what_to_do() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
-    isolate(&mut cmd);
+    isolate_in_an_empty_home(&mut cmd);
     let (out, stdout, stderr) = run(cmd.args(["whoami"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout.is_empty());
@@ -667,8 +725,11 @@ fn missing_credentials_say_what_was_tried_and_what_to_do() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr.starts_with(&format!(
-            "bsm: error: profile `ghost` not found in {} or /dev/null\n",
-            dir.join("config").display()
+            "bsm: error: profile `ghost` not found in {} or {}\n",
+            dir.join("config").display(),
+            bsm_tests::lived_in::home()
+                .join(".aws/credentials")
+                .display()
         )),
         "names the profile and the files: {stderr}"
     );

@@ -236,3 +236,285 @@ fn server_needs_a_role() {
         "{stderr}"
     );
 }
+
+/// The clients that run under `exec --server` in the tests below, each
+/// printing `NAME ARN` (or `NAME error`): boto3, the AWS CLI v1, a Rust
+/// program on plain aws-config, and the AWS SDK for JavaScript v3 when
+/// `cargo xtask test` has installed it.
+fn clients_script() -> String {
+    let python = venv_bin("python");
+    let aws = venv_bin("aws");
+    let rust = std::path::Path::new(env!("CARGO_BIN_EXE_bsm")).with_file_name("sdk_probe");
+    let js = std::path::Path::new(env!("CARGO_BIN_EXE_bsm"))
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("js/whoami.mjs");
+    let mut script = format!(
+        "echo \"boto3 $('{python}' -c 'import boto3; print(boto3.client(\"sts\").get_caller_identity()[\"Arn\"])' 2>&1 | tail -1)\"\n\
+         echo \"cli1 $('{aws}' sts get-caller-identity --output text --query Arn 2>&1 | tail -1)\"\n\
+         echo \"rust $('{rust}' 2>&1 | tail -1)\"\n",
+        python = python.display(),
+        aws = aws.display(),
+        rust = rust.display(),
+    );
+    if js.with_file_name("node_modules").exists() {
+        script.push_str("echo \"js $(node '");
+        script.push_str(&js.display().to_string());
+        script.push_str("' 2>&1 | grep -v Warning | tail -1)\"\n");
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the AWS SDK for JavaScript v3 is not installed in {}",
+            js.display()
+        );
+    }
+    script
+}
+
+/// A copy of the lived-in home with its `.aws` files replaced by these.
+fn home_with(config: &str, credentials: &str) -> std::path::PathBuf {
+    let home = temp_dir("bsm-exec-server-home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    let process_json = ".aws/lived-in-process.json";
+    std::fs::copy(
+        bsm_tests::lived_in::home().join(process_json),
+        home.join(process_json),
+    )
+    .unwrap();
+    std::fs::write(home.join(".aws/config"), config).unwrap();
+    std::fs::write(home.join(".aws/credentials"), credentials).unwrap();
+    home
+}
+
+const PROCESS: &str = "credential_process = sh -c 'echo run >> \"$HOME/.aws/lived-in-process-runs\"; \
+                       cat \"$HOME/.aws/lived-in-process.json\"'\n";
+const DEFAULT_KEYS: &str = "[default]\naws_access_key_id = AKIALIVEDINDEFAULT01\n\
+                            aws_secret_access_key = lived-in-default-secret/EXAMPLEKEY\n";
+
+/// A user's machine the server must win over: a home, and the parent's
+/// variables.
+struct Machine {
+    name: &'static str,
+    home: std::path::PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+/// Every way the user's files or the parent's profile variables could take
+/// a command away from the server.
+fn machines() -> Vec<Machine> {
+    let sso = "[sso-session lived-in]\nsso_start_url = https://lived-in.awsapps.com/start\n\
+               sso_region = eu-central-1\n";
+    let with_boto = {
+        let home = home_with("[default]\nregion = eu-central-1\n", DEFAULT_KEYS);
+        std::fs::write(
+            home.join(".boto"),
+            "[Credentials]\naws_access_key_id = AKIALIVEDINDEFAULT01\n\
+             aws_secret_access_key = lived-in-default-secret/EXAMPLEKEY\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.join("ec2-keys"),
+            "AWSAccessKeyId=AKIALIVEDINDEFAULT01\nAWSSecretKey=lived-in-default-secret/EXAMPLEKEY\n",
+        )
+        .unwrap();
+        home
+    };
+    let ec2_keys = with_boto.join("ec2-keys").display().to_string();
+    let machine = |name, home, env| Machine { name, home, env };
+    vec![
+        machine(
+            "[default] keys, ~/.boto keys, AWS_CREDENTIAL_FILE",
+            with_boto,
+            vec![("AWS_CREDENTIAL_FILE", ec2_keys)],
+        ),
+        machine(
+            "[default] credential_process",
+            home_with(&format!("[default]\n{PROCESS}"), ""),
+            vec![],
+        ),
+        machine(
+            "[default] sso_session",
+            home_with(
+                &format!(
+                    "[default]\nsso_session = lived-in\nsso_account_id = 210987654321\n\
+                     sso_role_name = LivedInAdmin\n{sso}"
+                ),
+                "",
+            ),
+            vec![],
+        ),
+        machine(
+            "[default] login_session",
+            home_with(
+                "[default]\nlogin_session = arn:aws:iam::210987654321:user/lived-in-login\n",
+                "",
+            ),
+            vec![],
+        ),
+        machine(
+            "[default] role_arn",
+            home_with(
+                "[default]\nrole_arn = arn:aws:iam::210987654321:role/lived-in-role\n\
+                 source_profile = keys\n",
+                "[keys]\naws_access_key_id = AKIALIVEDINDEFAULT01\n\
+                 aws_secret_access_key = lived-in-default-secret/EXAMPLEKEY\n",
+            ),
+            vec![],
+        ),
+        machine(
+            "AWS_PROFILE of a credential_process profile",
+            home_with(
+                &format!("[profile lived-in-process]\n{PROCESS}"),
+                DEFAULT_KEYS,
+            ),
+            vec![("AWS_PROFILE", "lived-in-process".to_owned())],
+        ),
+        machine(
+            "AWS_DEFAULT_PROFILE of a role profile",
+            home_with(
+                "[profile lived-in-role]\nrole_arn = arn:aws:iam::210987654321:role/lived-in-role\n\
+                 source_profile = default\n",
+                DEFAULT_KEYS,
+            ),
+            vec![("AWS_DEFAULT_PROFILE", "lived-in-role".to_owned())],
+        ),
+    ]
+}
+
+/// Whatever the user's files and the parent's profile variables hold, the
+/// command's SDKs read the server: counted at moto's side (no request is
+/// signed with a key of the user's files, no role of theirs is assumed)
+/// and at the `credential_process` counter (never run).
+#[test]
+fn the_command_reads_the_server_whatever_the_users_files_hold() {
+    let variants = machines();
+    let proxy = Proxy::start(moto().addr());
+    let script = clients_script();
+    let mut failed = Vec::new();
+    for Machine { name, home, env } in &variants {
+        let mut cmd = bsm(&proxy.endpoint());
+        cmd.env("HOME", home);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args(["exec", "--server", "--", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let want = "arn:aws:sts::123456789012:assumed-role/bsm-exec-server/served";
+        for line in stdout.lines() {
+            if line.split_once(' ').map(|(_, arn)| arn) != Some(want) {
+                failed.push(format!("{name}: {line}"));
+            }
+        }
+        if stdout.lines().count() < 3 || !out.status.success() {
+            failed.push(format!(
+                "{name}: {}; {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        assert_eq!(
+            bsm_tests::sources::lines(&home.join(".aws/lived-in-process-runs")),
+            0,
+            "{name}: the user's credential_process never ran"
+        );
+    }
+    let signed_by_the_user: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.header("authorization")
+                .is_some_and(|a| a.contains("Credential=AKIALIVEDIN"))
+                || r.body.contains("lived-in-role")
+        })
+        .map(|r| r.action())
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(
+        signed_by_the_user,
+        Vec::<String>::new(),
+        "requests with the user's keys or role"
+    );
+    for m in variants {
+        let _ = std::fs::remove_dir_all(m.home);
+    }
+}
+
+/// The command keeps the manager's settings: region and endpoint, and the
+/// retry, CA bundle and STS settings of the profile bsm was started with,
+/// as boto3 resolves them; its config holds no secret, lives in a private
+/// folder, and is gone when the command has exited.
+#[test]
+fn the_command_keeps_the_managers_settings_and_no_secret() {
+    let dir = temp_dir("bsm-exec-server-settings");
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        "[profile tuned]\n\
+         region = eu-west-3\n\
+         retry_mode = adaptive\n\
+         max_attempts = 7\n\
+         ca_bundle = /etc/ssl/certs/ca-certificates.crt\n\
+         sts_regional_endpoints = legacy\n\
+         aws_access_key_id = AKIATUNEDPROFILE0001\n\
+         aws_secret_access_key = tuned-profile-secret/EXAMPLE\n\
+         duration_seconds = 1800\n",
+    )
+    .unwrap();
+    let listing = dir.join("listing");
+    let probe = format!(
+        "import os, stat, boto3\n\
+         s = boto3.Session()\n\
+         for k in ['region', 'retry_mode', 'max_attempts', 'ca_bundle', 'sts_regional_endpoints']:\n\
+         \x20   print(k, s._session.get_config_variable(k))\n\
+         folder = os.path.dirname(os.environ['AWS_CONFIG_FILE'])\n\
+         print('folder', oct(stat.S_IMODE(os.stat(folder).st_mode)))\n\
+         open('{}', 'w').write(folder + '\\n' + open(os.environ['AWS_CONFIG_FILE']).read())\n",
+        listing.display()
+    );
+    let out = bsm(&moto().endpoint())
+        .env("AWS_CONFIG_FILE", &config)
+        .env_remove("AWS_REGION")
+        .args(["--profile", "tuned", "exec", "--server", "--"])
+        .arg(venv_bin("python"))
+        .args(["-c", &probe])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "region eu-west-3",
+            "retry_mode adaptive",
+            "max_attempts 7",
+            "ca_bundle /etc/ssl/certs/ca-certificates.crt",
+            "sts_regional_endpoints legacy",
+            "folder 0o700",
+        ]
+    );
+    let listing = std::fs::read_to_string(&listing).unwrap();
+    let (folder, written) = listing.split_once('\n').unwrap();
+    for secret in [
+        "AKIATUNEDPROFILE0001",
+        "tuned-profile-secret",
+        "aws_access_key_id",
+        "duration_seconds",
+        "testing",
+    ] {
+        assert!(!written.contains(secret), "{secret} in:\n{written}");
+    }
+    assert!(
+        !std::path::Path::new(folder).exists(),
+        "{folder} is removed when the command has exited"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -385,6 +385,8 @@ impl AssumeRoleBuilder {
             recipe,
             profile_name: None,
             profile_paths: crate::credentials::ProfilePaths::default(),
+            // The child of a role gets the settings of the role's source.
+            child: Arc::clone(&self.source.inner.child),
             explicit_expiration: None,
             end_rule,
             hooks: self.source.inner.hooks.clone(),

@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
+use crate::cli_env::ChildSettings;
 use crate::credentials::{self, ChainSettings, EndRule, ProfilePaths, Recipe};
 use crate::session::{Hook, Parts};
 use crate::{AwsService, CredentialSource, Error, Result, Service, SessionManager};
@@ -229,10 +230,12 @@ impl SessionManagerBuilder {
             },
         };
         let http_client = shared_http_client();
-        let (base, recipe, profile_in_use) = match self.sdk_config.take() {
+        let (base, recipe, profile_in_use, child) = match self.sdk_config.take() {
             Some(config) => {
+                // A ready configuration's retry settings are the user's own.
+                let child = ChildSettings::of_ready_config();
                 let (base, recipe) = self.onto_ready_config(&config, given, http_client)?;
-                (base, recipe, None)
+                (base, recipe, None, child)
             }
             None => self.load(given, http_client).await?,
         };
@@ -241,6 +244,7 @@ impl SessionManagerBuilder {
             recipe,
             profile_name: self.profile_name,
             profile_paths: self.profile_paths,
+            child: Arc::new(child),
             explicit_expiration: self.expiration_time,
             end_rule: EndRule::Resolved,
             hooks: Arc::new(self.hooks),
@@ -311,7 +315,7 @@ impl SessionManagerBuilder {
         &mut self,
         given: Option<SharedCredentialsProvider>,
         http_client: SharedHttpClient,
-    ) -> Result<(SdkConfig, Recipe, Option<String>)> {
+    ) -> Result<(SdkConfig, Recipe, Option<String>, ChildSettings)> {
         // botocore's order for the profile the chain reads:
         // AWS_DEFAULT_PROFILE, then AWS_PROFILE.
         let profile = self.profile_name.clone().or_else(credentials::env_profile);
@@ -337,12 +341,14 @@ impl SessionManagerBuilder {
         if let Some(t) = self.timeout_config.take() {
             loader = loader.timeout_config(t);
         }
+        let retry_given = self.retry_config.is_some();
         if let Some(r) = self.retry_config.take() {
             loader = loader.retry_config(r);
         }
         let config = loader.load().await;
+        let child = ChildSettings::read(profile.as_deref(), files.as_ref(), retry_given).await;
         if let Some(p) = given {
-            return Ok((config, Recipe::Given(p), profile));
+            return Ok((config, Recipe::Given(p), profile, child));
         }
         if let Some(p) = &profile {
             credentials::check_profile_exists(
@@ -360,7 +366,7 @@ impl SessionManagerBuilder {
             files,
             http_client,
         );
-        Ok((config, Recipe::Chain(Box::new(settings)), profile))
+        Ok((config, Recipe::Chain(Box::new(settings)), profile, child))
     }
 
     /// Rejects empty or malformed inputs; returns the explicit credentials.

@@ -3,77 +3,416 @@
 //! [`std::process::Command`] (safe) or, scoped, to this process
 //! ([`ProcessEnvGuard`], `unsafe`).
 //!
-//! # The variables
+//! # The rule
 //!
 //! A child must end up with exactly the manager's credentials, whatever the
-//! parent's environment holds (inside `aws-vault exec`, on EKS, on ECS).
-//! The AWS CLI v1/v2, botocore and the Rust, Go, Java and JavaScript SDKs
-//! read these variables ahead of, or beside, the ones handed over; each is
-//! set or removed:
+//! parent's environment and the user's files hold (inside `aws-vault exec`,
+//! on EKS, on ECS, on EC2, with a `[default]` profile of another account),
+//! and with the settings the manager used (region, endpoint, retry, FIPS,
+//! dual-stack). The AWS CLI v1/v2, botocore and the Rust, Go, Java and
+//! JavaScript SDKs each walk a chain of sources and take the first that
+//! answers; every variable that one of them reads ahead of what is handed
+//! over, or that changes where credentials come from, is set or removed.
 //!
-//! | Variable | Keys mode | Profile mode | Why |
-//! |---|---|---|---|
-//! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | set | removed | the credentials; in profile mode they would win over `AWS_PROFILE` |
-//! | `AWS_SESSION_TOKEN` | set or removed | removed | a stale token paired with other keys is refused (`InvalidClientTokenId`) |
-//! | `AWS_SECURITY_TOKEN` | same as `AWS_SESSION_TOKEN` | removed | botocore and boto2 read it **before** `AWS_SESSION_TOKEN`; `aws-vault exec` sets both |
-//! | `AWS_CREDENTIAL_EXPIRATION` | the keys' expiry (RFC 3339), or removed | removed | a stale value makes botocore refuse the keys ("refreshed credentials are still expired") |
-//! | `AWS_ACCOUNT_ID` | the keys' account, or removed | removed | account-based endpoints (DynamoDB) use it |
-//! | `AWS_PROFILE` | removed | the profile | boto3 raises `ProfileNotFound` for a missing profile even when keys are set |
-//! | `AWS_DEFAULT_PROFILE` | removed | the profile | botocore and AWS CLI v1 read it **before** `AWS_PROFILE` |
-//! | `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_SESSION_NAME` | removed | removed | on EKS, web identity comes before a profile's keys in botocore's order: the child would run as the pod's role |
-//! | `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` | kept | set to the manager's files when given with [`profile_file_paths`](crate::SessionManagerBuilder::profile_file_paths), else kept | the child must read the profile the manager read |
-//! | `AWS_REGION`, `AWS_DEFAULT_REGION` | both set to the region, or both removed | same | AWS CLI v1 reads only `AWS_DEFAULT_REGION`; every other SDK `AWS_REGION` first |
-//! | `AWS_ENDPOINT_URL` | the manager's endpoint URL, or removed | same | the child talks to the same endpoint (moto, `LocalStack`) |
-//! | `AWS_CONTAINER_CREDENTIALS_FULL_URI`, `AWS_CONTAINER_AUTHORIZATION_TOKEN` | kept | kept | lower in every SDK's order than keys and profiles; a profile without keys falls through to them |
-//! | `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` | kept | kept | (the same) |
+//! There are three ways to hand over:
 //!
-//! A credential server's (`SessionManager::serve_credentials`, feature
-//! `credential-server`)
-//! environment (`bsm exec --server`) hands over the server instead: the
-//! full URI and the token set, the relative URI and the token file removed
-//! (both win over the full URI and the token), and everything the table
-//! removes in keys mode removed, keys included.
+//! - **Keys** ([`aws_cli_env`](SessionManager::aws_cli_env), `bsm exec`):
+//!   the current credentials, in the variables every SDK reads first.
+//! - **Profile** (the same, for a manager built from a profile named to the
+//!   builder, the Python original's rule): the profile, so the child
+//!   resolves and renews the credentials itself.
+//! - **Server** ([`SessionManager::serve_credentials`], `bsm exec
+//!   --server`, feature `credential-server`): the URL and token of a
+//!   loopback server the child polls. Every SDK reads the shared files before
+//!   container credentials, so the user's own `[default]` (keys,
+//!   `credential_process`, `sso_session`, `login_session`, `role_arn`)
+//!   would win over the server: the child gets a config file of its own
+//!   instead, generated in a private folder (mode 0700, removed when the
+//!   server stops). It holds no secret: only a `[default]` profile with the
+//!   manager's region and endpoint and the settings of the profile the
+//!   manager was built from that carry no credential and do not choose
+//!   where credentials come from (a fixed list: `ca_bundle`,
+//!   `retry_mode`, `max_attempts`, `use_fips_endpoint`,
+//!   `use_dualstack_endpoint`, `sts_regional_endpoints`, `s3`, `output`,
+//!   ...; a key not on the list is left out, so a credential setting AWS
+//!   adds later cannot slip through). The credentials file and botocore's
+//!   boto config are empty files beside it.
 //!
-//! Keys mode hands over the current credentials (resolved through the
-//! manager's identity cache); profile mode, used when the credentials come
-//! from a profile named to the builder (the Python original's rule), hands
-//! over the profile, so the child resolves (and renews) them itself. In
-//! profile mode the container-credentials and instance-metadata variables
-//! are kept: a profile without keys of its own falls through to them, in the
-//! child as in the manager. Service-specific `AWS_ENDPOINT_URL_<SERVICE>`
-//! variables are left alone.
+//! Each variable, what each way does with it, and why (the table is made
+//! from the rows the code follows: a new variable is one row):
+//!
+//! <!-- handoff-table:start -->
+//! | Variable | Keys | Profile | Server | Why | Source |
+//! |---|---|---|---|---|---|
+//! | `AWS_ACCESS_KEY_ID` | the key id | removed | removed | the credentials: first in every SDK's chain | botocore `credentials.py` `EnvProvider`; aws-config `environment/credentials.rs`; JS v3 `credential-provider-env`; Go v2 `config/env_config.go` |
+//! | `AWS_SECRET_ACCESS_KEY` | the secret | removed | removed | (the same) | (the same) |
+//! | `AWS_SESSION_TOKEN` | the session token, or removed | removed | removed | a stale token paired with other keys is refused (`InvalidClientTokenId`) | (the same) |
+//! | `AWS_SECURITY_TOKEN` | the session token, or removed | removed | removed | botocore reads it before `AWS_SESSION_TOKEN`; `aws-vault exec` sets both | botocore `credentials.py` `EnvProvider.TOKENS` |
+//! | `AWS_CREDENTIAL_EXPIRATION` | the expiry (RFC 3339), or removed | removed | removed | botocore and JS v3 read it with the keys; a stale one makes botocore refuse them | botocore `EnvProvider.EXPIRY_TIME`; JS v3 `credential-provider-env` |
+//! | `AWS_ACCOUNT_ID` | the account, or removed | removed | removed | account-based endpoints (DynamoDB) use it; the server's answer carries the account | botocore `EnvProvider.ACCOUNT_ID`; aws-config `environment/credentials.rs` |
+//! | `AWS_CREDENTIAL_SCOPE` | removed | removed | removed | JS v3 reads it with the keys: a parent's scope belongs to other keys | JS v3 `credential-provider-env` |
+//! | `AWS_ACCESS_KEY`, `AWS_SECRET_KEY` | removed | removed | removed | Go v2 reads them when `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` are empty: a parent's would win over a profile or the server | Go v2 `config/env_config.go` `credAccessEnvKeys` |
+//! | `AWS_PROFILE` | removed | the profile | removed | JS v3 skips the keys while it is set; botocore and Go v2 fail on a profile the files lack | JS v3 `credential-provider-node`; botocore `session.py` `ProfileNotFound` |
+//! | `AWS_DEFAULT_PROFILE` | removed | the profile | removed | botocore and the AWS CLI v1 read it before `AWS_PROFILE` | botocore `configprovider.py` |
+//! | `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_SESSION_NAME` | removed | removed | removed | web identity from the environment (EKS IRSA) comes before a profile and container credentials in every SDK | aws-config `web_identity_token.rs`; botocore `AssumeRoleWithWebIdentityProvider` |
+//! | `AWS_CONFIG_FILE` | kept | the manager's file, else kept | a generated config (no secret) | keys: they win over every profile; profile: the child reads the profile the manager read; server: the user's profiles come before container credentials in every SDK | aws-config `default_provider/credentials.rs`; botocore `create_credential_resolver` |
+//! | `AWS_SHARED_CREDENTIALS_FILE` | kept | the manager's file, else kept | an empty file | (the same) | (the same) |
+//! | `BOTO_CONFIG` | kept | kept | an empty file | botocore reads keys from `~/.boto` and `/etc/boto.cfg` before container credentials | botocore `credentials.py` `BotoProvider` |
+//! | `AWS_CREDENTIAL_FILE` | removed | removed | removed | botocore reads keys from this file before container credentials, and stops if it is missing; `aws-vault exec` removes it too | botocore `credentials.py` `OriginalEC2Provider` |
+//! | `AWS_CONTAINER_CREDENTIALS_FULL_URI` | removed | kept | the server's URL | keys: a way back to the parent's identity (an outer server, EKS Pod Identity) the child has no use for; profile: a profile without keys falls through to it, in the child as in the manager | aws-config `ecs.rs`; botocore `ContainerProvider` |
+//! | `AWS_CONTAINER_AUTHORIZATION_TOKEN` | removed | kept | the server's token | (the same) | (the same) |
+//! | `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` | removed | kept | removed | keys: as above; server: it wins over the full URI in every SDK (the ECS task role) | aws-config `ecs.rs`; botocore `ContainerProvider`; JS v3 `credential-provider-http` |
+//! | `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` | removed | kept | removed | keys: as above; server: it wins over the token in botocore, JS v3, Go v2 and aws-config (EKS Pod Identity) | (the same) |
+//! | `AWS_REGION` | the region, or removed | the region, or removed | the region, or removed | JS v3 and Java v2 read only `AWS_REGION` | JS v3 `config-resolver`; aws-config `environment/region.rs` |
+//! | `AWS_DEFAULT_REGION` | the region, or removed | the region, or removed | the region, or removed | botocore and the AWS CLI v1 read only `AWS_DEFAULT_REGION` | botocore `configprovider.py` |
+//! | `AWS_ENDPOINT_URL` | the endpoint URL, or removed | the endpoint URL, or removed | the endpoint URL, or removed | the child talks to the same endpoint (moto, `LocalStack`) | aws-config `default_provider/endpoint_url.rs`; botocore `ConfiguredEndpointProvider` |
+//! | `AWS_RETRY_MODE` | the manager's retry mode, else kept | the manager's retry mode, else kept | the manager's retry mode, else kept | the manager's own retry settings, when it has any (builder, `SdkConfig`, environment, profile): botocore's default differs (`legacy`, 5 attempts) | aws-config `default_provider/retry_config.rs`; botocore `configprovider.py` |
+//! | `AWS_MAX_ATTEMPTS` | the manager's attempts, else kept | the manager's attempts, else kept | the manager's attempts, else kept | (the same) | (the same) |
+//! | `AWS_USE_FIPS_ENDPOINT` | the manager's FIPS setting, else kept | the manager's FIPS setting, else kept | the manager's FIPS setting, else kept | the same endpoints as the manager's clients | aws-config `default_provider/use_fips.rs` |
+//! | `AWS_USE_DUALSTACK_ENDPOINT` | the manager's dual-stack setting, else kept | the manager's dual-stack setting, else kept | the manager's dual-stack setting, else kept | (the same) | aws-config `default_provider/use_dual_stack.rs` |
+//! <!-- handoff-table:end -->
+//!
+//! "Kept" means the child sees what this process sees. Left alone on
+//! purpose: the instance-metadata variables (`AWS_EC2_METADATA_*`: every
+//! SDK reads them last, after the keys, the profile and the server),
+//! service-specific `AWS_ENDPOINT_URL_<SERVICE>` variables, and
+//! aws-config's `SECRET_ACCESS_KEY` (read only beside `AWS_ACCESS_KEY_ID`).
+//! Timeouts are not handed over: no SDK reads them from the environment or
+//! the shared files.
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{Result, SessionManager};
 
-/// Every variable an [`AwsCliEnv`] may set or remove (see the
-/// [module's table](self)). A slice, so that a new variable is not a
-/// breaking change.
-pub const MANAGED_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_ACCOUNT_ID",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+/// The three ways to hand over (see the [module's docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Keys,
+    Profile,
+    Server,
+}
+
+/// A value a handoff gives a variable; `None` when the manager has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Val {
+    AccessKeyId,
+    SecretAccessKey,
+    SessionToken,
+    Expiration,
+    AccountId,
+    Profile,
+    ManagerConfigFile,
+    ManagerCredentialsFile,
+    ChildConfigFile,
+    EmptyCredentialsFile,
+    EmptyBotoConfig,
+    ServerUrl,
+    ServerToken,
+    Region,
+    EndpointUrl,
+    RetryMode,
+    MaxAttempts,
+    UseFips,
+    UseDualStack,
+}
+
+/// What one way of handing over does with a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    /// Set to the value; removed when there is none.
+    Set(Val),
+    /// Set to the value; kept as it is when there is none.
+    SetOrKeep(Val),
+    Remove,
+    Keep,
+}
+
+/// One row of the handoff table (`why` and `source` make the docs' table,
+/// checked by a test).
+#[cfg_attr(not(test), allow(dead_code))]
+struct Row {
+    vars: &'static [&'static str],
+    keys: Act,
+    profile: Act,
+    server: Act,
+    why: &'static str,
+    source: &'static str,
+}
+
+impl Row {
+    const fn act(&self, mode: Mode) -> Act {
+        match mode {
+            Mode::Keys => self.keys,
+            Mode::Profile => self.profile,
+            Mode::Server => self.server,
+        }
+    }
+}
+
+const SAME: &str = "(the same)";
+const ENV_KEYS_SOURCE: &str = "botocore `credentials.py` `EnvProvider`; aws-config \
+     `environment/credentials.rs`; JS v3 `credential-provider-env`; Go v2 `config/env_config.go`";
+
+/// Every variable of a handoff, what each way does with it, and why; the
+/// table of the module's docs is made from these rows.
+const ROWS: &[Row] = &[
+    Row {
+        vars: &["AWS_ACCESS_KEY_ID"],
+        keys: Act::Set(Val::AccessKeyId),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "the credentials: first in every SDK's chain",
+        source: ENV_KEYS_SOURCE,
+    },
+    Row {
+        vars: &["AWS_SECRET_ACCESS_KEY"],
+        keys: Act::Set(Val::SecretAccessKey),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: SAME,
+        source: SAME,
+    },
+    Row {
+        vars: &["AWS_SESSION_TOKEN"],
+        keys: Act::Set(Val::SessionToken),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "a stale token paired with other keys is refused (`InvalidClientTokenId`)",
+        source: SAME,
+    },
+    Row {
+        vars: &["AWS_SECURITY_TOKEN"],
+        keys: Act::Set(Val::SessionToken),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "botocore reads it before `AWS_SESSION_TOKEN`; `aws-vault exec` sets both",
+        source: "botocore `credentials.py` `EnvProvider.TOKENS`",
+    },
+    Row {
+        vars: &["AWS_CREDENTIAL_EXPIRATION"],
+        keys: Act::Set(Val::Expiration),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "botocore and JS v3 read it with the keys; a stale one makes botocore refuse them",
+        source: "botocore `EnvProvider.EXPIRY_TIME`; JS v3 `credential-provider-env`",
+    },
+    Row {
+        vars: &["AWS_ACCOUNT_ID"],
+        keys: Act::Set(Val::AccountId),
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "account-based endpoints (DynamoDB) use it; the server's answer carries the account",
+        source: "botocore `EnvProvider.ACCOUNT_ID`; aws-config `environment/credentials.rs`",
+    },
+    Row {
+        vars: &["AWS_CREDENTIAL_SCOPE"],
+        keys: Act::Remove,
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "JS v3 reads it with the keys: a parent's scope belongs to other keys",
+        source: "JS v3 `credential-provider-env`",
+    },
+    Row {
+        vars: &["AWS_ACCESS_KEY", "AWS_SECRET_KEY"],
+        keys: Act::Remove,
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "Go v2 reads them when `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` are empty: a \
+              parent's would win over a profile or the server",
+        source: "Go v2 `config/env_config.go` `credAccessEnvKeys`",
+    },
+    Row {
+        vars: &["AWS_PROFILE"],
+        keys: Act::Remove,
+        profile: Act::Set(Val::Profile),
+        server: Act::Remove,
+        why: "JS v3 skips the keys while it is set; botocore and Go v2 fail on a profile the \
+              files lack",
+        source: "JS v3 `credential-provider-node`; botocore `session.py` `ProfileNotFound`",
+    },
+    Row {
+        vars: &["AWS_DEFAULT_PROFILE"],
+        keys: Act::Remove,
+        profile: Act::Set(Val::Profile),
+        server: Act::Remove,
+        why: "botocore and the AWS CLI v1 read it before `AWS_PROFILE`",
+        source: "botocore `configprovider.py`",
+    },
+    Row {
+        vars: &[
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_SESSION_NAME",
+        ],
+        keys: Act::Remove,
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "web identity from the environment (EKS IRSA) comes before a profile and \
+              container credentials in every SDK",
+        source: "aws-config `web_identity_token.rs`; botocore `AssumeRoleWithWebIdentityProvider`",
+    },
+    Row {
+        vars: &["AWS_CONFIG_FILE"],
+        keys: Act::Keep,
+        profile: Act::SetOrKeep(Val::ManagerConfigFile),
+        server: Act::Set(Val::ChildConfigFile),
+        why: "keys: they win over every profile; profile: the child reads the profile the \
+              manager read; server: the user's profiles come before container credentials in \
+              every SDK",
+        source: "aws-config `default_provider/credentials.rs`; botocore `create_credential_resolver`",
+    },
+    Row {
+        vars: &["AWS_SHARED_CREDENTIALS_FILE"],
+        keys: Act::Keep,
+        profile: Act::SetOrKeep(Val::ManagerCredentialsFile),
+        server: Act::Set(Val::EmptyCredentialsFile),
+        why: SAME,
+        source: SAME,
+    },
+    Row {
+        vars: &["BOTO_CONFIG"],
+        keys: Act::Keep,
+        profile: Act::Keep,
+        server: Act::Set(Val::EmptyBotoConfig),
+        why: "botocore reads keys from `~/.boto` and `/etc/boto.cfg` before container credentials",
+        source: "botocore `credentials.py` `BotoProvider`",
+    },
+    Row {
+        vars: &["AWS_CREDENTIAL_FILE"],
+        keys: Act::Remove,
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "botocore reads keys from this file before container credentials, and stops if it \
+              is missing; `aws-vault exec` removes it too",
+        source: "botocore `credentials.py` `OriginalEC2Provider`",
+    },
+    Row {
+        vars: &["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+        keys: Act::Remove,
+        profile: Act::Keep,
+        server: Act::Set(Val::ServerUrl),
+        why: "keys: a way back to the parent's identity (an outer server, EKS Pod Identity) the \
+              child has no use for; profile: a profile without keys falls through to it, in the \
+              child as in the manager",
+        source: "aws-config `ecs.rs`; botocore `ContainerProvider`",
+    },
+    Row {
+        vars: &["AWS_CONTAINER_AUTHORIZATION_TOKEN"],
+        keys: Act::Remove,
+        profile: Act::Keep,
+        server: Act::Set(Val::ServerToken),
+        why: SAME,
+        source: SAME,
+    },
+    Row {
+        vars: &["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"],
+        keys: Act::Remove,
+        profile: Act::Keep,
+        server: Act::Remove,
+        why: "keys: as above; server: it wins over the full URI in every SDK (the ECS task role)",
+        source: "aws-config `ecs.rs`; botocore `ContainerProvider`; JS v3 `credential-provider-http`",
+    },
+    Row {
+        vars: &["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"],
+        keys: Act::Remove,
+        profile: Act::Keep,
+        server: Act::Remove,
+        why: "keys: as above; server: it wins over the token in botocore, JS v3, Go v2 and \
+              aws-config (EKS Pod Identity)",
+        source: SAME,
+    },
+    Row {
+        vars: &["AWS_REGION"],
+        keys: Act::Set(Val::Region),
+        profile: Act::Set(Val::Region),
+        server: Act::Set(Val::Region),
+        why: "JS v3 and Java v2 read only `AWS_REGION`",
+        source: "JS v3 `config-resolver`; aws-config `environment/region.rs`",
+    },
+    Row {
+        vars: &["AWS_DEFAULT_REGION"],
+        keys: Act::Set(Val::Region),
+        profile: Act::Set(Val::Region),
+        server: Act::Set(Val::Region),
+        why: "botocore and the AWS CLI v1 read only `AWS_DEFAULT_REGION`",
+        source: "botocore `configprovider.py`",
+    },
+    Row {
+        vars: &["AWS_ENDPOINT_URL"],
+        keys: Act::Set(Val::EndpointUrl),
+        profile: Act::Set(Val::EndpointUrl),
+        server: Act::Set(Val::EndpointUrl),
+        why: "the child talks to the same endpoint (moto, `LocalStack`)",
+        source: "aws-config `default_provider/endpoint_url.rs`; botocore `ConfiguredEndpointProvider`",
+    },
+    Row {
+        vars: &["AWS_RETRY_MODE"],
+        keys: Act::SetOrKeep(Val::RetryMode),
+        profile: Act::SetOrKeep(Val::RetryMode),
+        server: Act::SetOrKeep(Val::RetryMode),
+        why: "the manager's own retry settings, when it has any (builder, `SdkConfig`, \
+              environment, profile): botocore's default differs (`legacy`, 5 attempts)",
+        source: "aws-config `default_provider/retry_config.rs`; botocore `configprovider.py`",
+    },
+    Row {
+        vars: &["AWS_MAX_ATTEMPTS"],
+        keys: Act::SetOrKeep(Val::MaxAttempts),
+        profile: Act::SetOrKeep(Val::MaxAttempts),
+        server: Act::SetOrKeep(Val::MaxAttempts),
+        why: SAME,
+        source: SAME,
+    },
+    Row {
+        vars: &["AWS_USE_FIPS_ENDPOINT"],
+        keys: Act::SetOrKeep(Val::UseFips),
+        profile: Act::SetOrKeep(Val::UseFips),
+        server: Act::SetOrKeep(Val::UseFips),
+        why: "the same endpoints as the manager's clients",
+        source: "aws-config `default_provider/use_fips.rs`",
+    },
+    Row {
+        vars: &["AWS_USE_DUALSTACK_ENDPOINT"],
+        keys: Act::SetOrKeep(Val::UseDualStack),
+        profile: Act::SetOrKeep(Val::UseDualStack),
+        server: Act::SetOrKeep(Val::UseDualStack),
+        why: SAME,
+        source: "aws-config `default_provider/use_dual_stack.rs`",
+    },
 ];
+
+const fn count_vars(rows: &[Row]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < rows.len() {
+        n += rows[i].vars.len();
+        i += 1;
+    }
+    n
+}
+
+const fn flatten<const N: usize>(rows: &[Row]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let (mut i, mut k) = (0, 0);
+    while i < rows.len() {
+        let mut j = 0;
+        while j < rows[i].vars.len() {
+            out[k] = rows[i].vars[j];
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+const ALL_VARS: [&str; count_vars(ROWS)] = flatten(ROWS);
+
+/// Every variable an [`AwsCliEnv`] may set or remove (see the
+/// [module's table](self)), in the table's order. A slice, so that a new
+/// variable is not a breaking change.
+pub const MANAGED_VARS: &[&str] = &ALL_VARS;
 
 /// The variables whose values are secrets: redacted in every `Debug`.
 const SECRET_VARS: &[&str] = &[
@@ -81,7 +420,200 @@ const SECRET_VARS: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_SECRET_KEY",
 ];
+
+/// The profile settings a server-mode child gets in its generated config:
+/// none carries a credential or chooses where credentials come from. A key
+/// not listed is left out.
+const PROFILE_SETTINGS: &[&str] = &[
+    "retry_mode",
+    "max_attempts",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "ignore_configured_endpoint_urls",
+    "ca_bundle",
+    "defaults_mode",
+    "sts_regional_endpoints",
+    "s3",
+    "output",
+    "cli_pager",
+    "cli_timestamp_format",
+    "cli_binary_format",
+    "parameter_validation",
+    "tcp_keepalive",
+    "account_id_endpoint_mode",
+    "request_checksum_calculation",
+    "response_checksum_validation",
+    "disable_request_compression",
+    "request_min_compression_size_bytes",
+    "sigv4a_signing_region_set",
+    "auth_scheme_preference",
+];
+
+/// What a child process gets besides credentials, captured when a manager
+/// is built (and shared with the managers of its roles and regions): the
+/// listed settings of the profile its configuration was read from, and
+/// whether it has retry settings of its own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChildSettings {
+    /// `(key, value)` of [`PROFILE_SETTINGS`] in the manager's profile.
+    profile: Vec<(&'static str, String)>,
+    /// Retry settings were configured (builder, environment, profile or a
+    /// ready `SdkConfig`), so the child gets the manager's.
+    retry_configured: bool,
+}
+
+impl ChildSettings {
+    /// The settings of a manager loaded from the shared files: `profile`
+    /// (or aws-config's choice) in `files` (or the default files).
+    pub(crate) async fn read(
+        profile: Option<&str>,
+        files: Option<&aws_runtime::env_config::file::EnvConfigFiles>,
+        retry_given: bool,
+    ) -> Self {
+        use aws_types::os_shim_internal::{Env, Fs};
+        let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
+        let set = aws_config::profile::parser::load(
+            &Fs::real(),
+            &Env::real(),
+            files.unwrap_or(&default_files),
+            profile.map(|p| p.to_owned().into()),
+        )
+        .await
+        .ok();
+        let selected = set
+            .as_ref()
+            .and_then(|s| s.get_profile(profile.unwrap_or(s.selected_profile())));
+        let profile: Vec<(&'static str, String)> = PROFILE_SETTINGS
+            .iter()
+            .filter_map(|k| Some((*k, selected?.get(k)?.to_owned())))
+            .collect();
+        let in_env = ["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+        let in_profile = profile
+            .iter()
+            .any(|(k, _)| *k == "retry_mode" || *k == "max_attempts");
+        Self {
+            profile,
+            retry_configured: retry_given || in_env || in_profile,
+        }
+    }
+
+    /// The settings of a manager on a ready `SdkConfig`: no profile that bsm
+    /// read, and the configuration's retry settings, which are the user's.
+    pub(crate) fn of_ready_config() -> Self {
+        Self {
+            profile: Vec::new(),
+            retry_configured: true,
+        }
+    }
+
+    /// The generated config of a server-mode child: a `[default]` profile
+    /// with the region and endpoint given and the captured settings. A
+    /// value of several lines is written with its continuation lines
+    /// indented, so no value can start a section or a property of its own.
+    fn config_file(&self, region: Option<&str>, endpoint: Option<&str>) -> String {
+        let mut out = String::from(
+            "# Written by bsm for a command that reads its credentials from bsm's credential\n\
+             # server: the settings of the manager's profile, and no credentials. Removed when\n\
+             # the server stops.\n[default]\n",
+        );
+        let given = [("region", region), ("endpoint_url", endpoint)];
+        let settings = given
+            .iter()
+            .filter_map(|(k, v)| Some((*k, (*v)?)))
+            .chain(self.profile.iter().map(|(k, v)| (*k, v.as_str())));
+        for (key, value) in settings {
+            let mut lines = value.split('\n');
+            let first = lines.next().unwrap_or_default().trim();
+            out.push_str(key);
+            out.push_str(" =");
+            if !first.is_empty() {
+                out.push(' ');
+                out.push_str(first);
+            }
+            out.push('\n');
+            for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// The private folder of a server-mode child's files: a config with no
+/// secret, an empty credentials file and an empty boto config, in a new
+/// folder of mode 0700 under `$XDG_RUNTIME_DIR` (else the temporary
+/// folder). Removed when dropped.
+#[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
+pub(crate) struct ChildFiles {
+    dir: PathBuf,
+}
+
+#[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
+impl ChildFiles {
+    /// Makes the folder and its three files.
+    pub(crate) fn create(config: &str) -> std::io::Result<Self> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_absolute() && d.is_dir())
+            .unwrap_or_else(std::env::temp_dir);
+        let files = Self::make_dir(&base)?;
+        for (name, contents) in [("config", config), ("credentials", ""), ("boto", "")] {
+            let path = files.dir.join(name);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut file = opts.open(&path)?;
+            std::io::Write::write_all(&mut file, contents.as_bytes())?;
+            // Errors a full disk reports only when the data is flushed.
+            file.sync_all()?;
+        }
+        Ok(files)
+    }
+
+    /// A new folder with a random name (an existing name is never reused,
+    /// so no one can have prepared it).
+    fn make_dir(base: &Path) -> std::io::Result<Self> {
+        let mut last = None;
+        for _ in 0..8 {
+            let dir = base.join(format!(
+                "bsm-child-{}-{:016x}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&dir) {
+                Ok(()) => return Ok(Self { dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free folder name")))
+    }
+
+    /// The folder.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for ChildFiles {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.dir.display(), error = %e, "cannot remove the folder of a child's settings");
+        }
+    }
+}
 
 /// The variables that hand a manager's credentials to a child process: each
 /// either set to a value or removed (see the [module's table](self)). Its
@@ -111,101 +643,106 @@ impl SessionManager {
     /// # Ok(()) }
     /// ```
     pub async fn aws_cli_env(&self) -> Result<AwsCliEnv> {
-        let mut vars: Vec<(&'static str, Option<String>)> = Vec::with_capacity(MANAGED_VARS.len());
-        let web_identity_off = [
-            ("AWS_ROLE_ARN", None),
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", None),
-            ("AWS_ROLE_SESSION_NAME", None),
-        ];
-        if let crate::CredentialSource::Profile(profile) = self.credential_source() {
-            vars.extend([
-                ("AWS_PROFILE", Some(profile.to_owned())),
-                ("AWS_DEFAULT_PROFILE", Some(profile.to_owned())),
-                ("AWS_ACCESS_KEY_ID", None),
-                ("AWS_SECRET_ACCESS_KEY", None),
-                ("AWS_SESSION_TOKEN", None),
-                ("AWS_SECURITY_TOKEN", None),
-                ("AWS_CREDENTIAL_EXPIRATION", None),
-                ("AWS_ACCOUNT_ID", None),
-            ]);
-            vars.extend(web_identity_off);
-            let paths = &self.inner.profile_paths;
-            if let Some(p) = &paths.config {
-                vars.push(("AWS_CONFIG_FILE", Some(p.display().to_string())));
-            }
-            if let Some(p) = &paths.credentials {
-                vars.push(("AWS_SHARED_CREDENTIALS_FILE", Some(p.display().to_string())));
-            }
-        } else {
-            let creds = self.credentials().await?;
-            let token = creds.session_token().map(str::to_owned);
-            let expiration = creds
-                .expiry()
-                .map(aws_smithy_types::DateTime::from)
-                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok());
-            vars.extend([
-                ("AWS_ACCESS_KEY_ID", Some(creds.access_key_id().to_owned())),
-                (
-                    "AWS_SECRET_ACCESS_KEY",
-                    Some(creds.secret_access_key().to_owned()),
-                ),
-                ("AWS_SESSION_TOKEN", token.clone()),
-                ("AWS_SECURITY_TOKEN", token),
-                ("AWS_CREDENTIAL_EXPIRATION", expiration),
-                (
-                    "AWS_ACCOUNT_ID",
-                    creds.account_id().map(|a| a.as_str().to_owned()),
-                ),
-                ("AWS_PROFILE", None),
-                ("AWS_DEFAULT_PROFILE", None),
-            ]);
-            vars.extend(web_identity_off);
+        if let crate::CredentialSource::Profile(_) = self.credential_source() {
+            return Ok(self.handoff(Mode::Profile, None, None));
         }
-        let region = self.aws_region().map(str::to_owned);
-        vars.push(("AWS_REGION", region.clone()));
-        vars.push(("AWS_DEFAULT_REGION", region));
-        vars.push(("AWS_ENDPOINT_URL", self.endpoint_url().map(str::to_owned)));
-        Ok(AwsCliEnv { vars })
+        let creds = self.credentials().await?;
+        Ok(self.handoff(Mode::Keys, Some(&creds), None))
     }
-}
 
-impl SessionManager {
     /// The variables for a child that fetches its credentials from a
-    /// container-credentials endpoint at `url` with `token` (see the
-    /// module's table).
+    /// container-credentials endpoint at `url` with `token`, its settings
+    /// from the `files` made for it (see the module's table).
     #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
-    pub(crate) fn container_env(&self, url: &str, token: &str) -> AwsCliEnv {
-        let mut vars: Vec<(&'static str, Option<String>)> = vec![
-            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", Some(url.to_owned())),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", Some(token.to_owned())),
-            ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", None),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", None),
-        ];
-        for name in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-            "AWS_CREDENTIAL_EXPIRATION",
-            "AWS_ACCOUNT_ID",
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_ROLE_SESSION_NAME",
-        ] {
-            vars.push((name, None));
+    pub(crate) fn server_env(&self, url: &str, token: &str, files: &ChildFiles) -> AwsCliEnv {
+        self.handoff(Mode::Server, None, Some((url, token, files)))
+    }
+
+    /// The generated config for a server-mode child of this manager.
+    #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
+    pub(crate) fn child_config(&self) -> String {
+        self.inner
+            .child
+            .config_file(self.aws_region(), self.endpoint_url())
+    }
+
+    /// The rows of the table, for one way of handing over.
+    fn handoff(
+        &self,
+        mode: Mode,
+        creds: Option<&aws_credential_types::Credentials>,
+        server: Option<(&str, &str, &ChildFiles)>,
+    ) -> AwsCliEnv {
+        let path = |p: PathBuf| Some(p.display().to_string());
+        let value = |v: Val| -> Option<String> {
+            match v {
+                Val::AccessKeyId => creds.map(|c| c.access_key_id().to_owned()),
+                Val::SecretAccessKey => creds.map(|c| c.secret_access_key().to_owned()),
+                Val::SessionToken => creds.and_then(|c| c.session_token()).map(str::to_owned),
+                Val::Expiration => creds
+                    .and_then(aws_credential_types::Credentials::expiry)
+                    .map(aws_smithy_types::DateTime::from)
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                Val::AccountId => creds
+                    .and_then(|c| c.account_id())
+                    .map(|a| a.as_str().to_owned()),
+                Val::Profile => self.profile_name().map(str::to_owned),
+                Val::ManagerConfigFile => self.inner.profile_paths.config.clone().and_then(path),
+                Val::ManagerCredentialsFile => {
+                    self.inner.profile_paths.credentials.clone().and_then(path)
+                }
+                Val::ChildConfigFile => server.and_then(|s| path(s.2.dir().join("config"))),
+                Val::EmptyCredentialsFile => {
+                    server.and_then(|s| path(s.2.dir().join("credentials")))
+                }
+                Val::EmptyBotoConfig => server.and_then(|s| path(s.2.dir().join("boto"))),
+                Val::ServerUrl => server.map(|s| s.0.to_owned()),
+                Val::ServerToken => server.map(|s| s.1.to_owned()),
+                Val::Region => self.aws_region().map(str::to_owned),
+                Val::EndpointUrl => self.endpoint_url().map(str::to_owned),
+                Val::RetryMode => self.configured_retry().and_then(|r| match r.mode() {
+                    aws_smithy_types::retry::RetryMode::Standard => Some("standard".to_owned()),
+                    aws_smithy_types::retry::RetryMode::Adaptive => Some("adaptive".to_owned()),
+                    _ => None,
+                }),
+                Val::MaxAttempts => self
+                    .configured_retry()
+                    .map(|r| r.max_attempts().to_string()),
+                Val::UseFips => self.inner.base.use_fips().map(|b| b.to_string()),
+                Val::UseDualStack => self.inner.base.use_dual_stack().map(|b| b.to_string()),
+            }
+        };
+        let mut vars = Vec::with_capacity(MANAGED_VARS.len());
+        for row in ROWS {
+            let set = match row.act(mode) {
+                Act::Keep => continue,
+                Act::Remove => None,
+                Act::Set(v) => Some(value(v)),
+                Act::SetOrKeep(v) => match value(v) {
+                    Some(x) => Some(Some(x)),
+                    None => continue,
+                },
+            };
+            for name in row.vars {
+                vars.push((*name, set.clone().flatten()));
+            }
         }
-        let region = self.aws_region().map(str::to_owned);
-        vars.push(("AWS_REGION", region.clone()));
-        vars.push(("AWS_DEFAULT_REGION", region));
-        vars.push(("AWS_ENDPOINT_URL", self.endpoint_url().map(str::to_owned)));
         AwsCliEnv { vars }
+    }
+
+    /// The manager's retry settings, when it has any of its own.
+    fn configured_retry(&self) -> Option<&aws_smithy_types::retry::RetryConfig> {
+        if self.inner.child.retry_configured {
+            self.inner.base.retry_config()
+        } else {
+            None
+        }
     }
 }
 
 impl AwsCliEnv {
-    /// Each managed variable and its value; `None` means "remove it".
+    /// Each variable it sets or removes and its value; `None` means "remove
+    /// it". Variables that the handoff keeps as they are do not appear.
     pub fn vars(&self) -> impl Iterator<Item = (&'static str, Option<&str>)> + '_ {
         self.vars.iter().map(|(k, v)| (*k, v.as_deref()))
     }
@@ -312,9 +849,64 @@ impl Drop for ProcessEnvGuard {
     }
 }
 
+/// The handoff table as Markdown, made from [`ROWS`].
+#[cfg(test)]
+fn table() -> String {
+    use std::fmt::Write as _;
+    fn describe(act: Act) -> String {
+        let (val, or) = match act {
+            Act::Keep => return "kept".to_owned(),
+            Act::Remove => return "removed".to_owned(),
+            Act::Set(v) => (v, ", or removed"),
+            Act::SetOrKeep(v) => (v, ", else kept"),
+        };
+        let (text, optional) = match val {
+            Val::AccessKeyId => ("the key id", false),
+            Val::SecretAccessKey => ("the secret", false),
+            Val::SessionToken => ("the session token", true),
+            Val::Expiration => ("the expiry (RFC 3339)", true),
+            Val::AccountId => ("the account", true),
+            Val::Profile => ("the profile", false),
+            Val::ManagerConfigFile | Val::ManagerCredentialsFile => ("the manager's file", true),
+            Val::ChildConfigFile => ("a generated config (no secret)", false),
+            Val::EmptyCredentialsFile | Val::EmptyBotoConfig => ("an empty file", false),
+            Val::ServerUrl => ("the server's URL", false),
+            Val::ServerToken => ("the server's token", false),
+            Val::Region => ("the region", true),
+            Val::EndpointUrl => ("the endpoint URL", true),
+            Val::RetryMode => ("the manager's retry mode", true),
+            Val::MaxAttempts => ("the manager's attempts", true),
+            Val::UseFips => ("the manager's FIPS setting", true),
+            Val::UseDualStack => ("the manager's dual-stack setting", true),
+        };
+        if optional {
+            format!("{text}{or}")
+        } else {
+            text.to_owned()
+        }
+    }
+    let mut out = String::from(
+        "| Variable | Keys | Profile | Server | Why | Source |\n|---|---|---|---|---|---|\n",
+    );
+    for row in ROWS {
+        let vars: Vec<String> = row.vars.iter().map(|v| format!("`{v}`")).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            vars.join(", "),
+            describe(row.keys),
+            describe(row.profile),
+            describe(row.server),
+            row.why,
+            row.source
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::AwsCliEnv;
+    use super::*;
 
     #[test]
     fn debug_shows_what_is_not_secret_and_redacts_what_is() {
@@ -336,5 +928,127 @@ mod tests {
              \"AWS_SECURITY_TOKEN\": \"<redacted>\", \
              \"AWS_REGION\": \"eu-west-3\", \"AWS_PROFILE\": \"<removed>\"}"
         );
+    }
+
+    /// The block between the markers in `text`, each line with `prefix`
+    /// taken off.
+    fn block<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.lines()
+            .map(|l| l.strip_prefix(prefix).unwrap_or(l).trim_end())
+            .skip_while(|l| *l != "<!-- handoff-table:start -->")
+            .skip(1)
+            .take_while(|l| *l != "<!-- handoff-table:end -->")
+            .collect()
+    }
+
+    #[test]
+    fn the_docs_tables_are_the_rows_the_code_follows() {
+        let want = table();
+        let want: Vec<&str> = want.lines().collect();
+        for (name, text, prefix) in [
+            (
+                "crates/bsm-core/src/cli_env.rs",
+                include_str!("cli_env.rs"),
+                "//! ",
+            ),
+            ("README.md", include_str!("../../../README.md"), ""),
+        ] {
+            assert_eq!(
+                block(text, prefix),
+                want,
+                "the handoff table of {name} is not the one the rows make; put this between its \
+                 handoff-table markers:\n{}",
+                table()
+            );
+        }
+    }
+
+    #[test]
+    fn the_managed_variables_are_every_row_once_and_secrets_are_among_them() {
+        let mut seen = std::collections::HashSet::new();
+        for v in MANAGED_VARS {
+            assert!(seen.insert(*v), "{v} is in two rows");
+        }
+        assert_eq!(
+            MANAGED_VARS.len(),
+            ROWS.iter().map(|r| r.vars.len()).sum::<usize>()
+        );
+        for s in SECRET_VARS {
+            assert!(MANAGED_VARS.contains(s), "{s}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_generated_config_has_the_settings_and_no_value_escapes_its_line() {
+        let settings = ChildSettings {
+            profile: vec![
+                ("ca_bundle", "/etc/corp-ca.pem".into()),
+                ("s3", "\naddressing_style = path".into()),
+            ],
+            retry_configured: false,
+        };
+        let text = settings.config_file(
+            Some("eu-west-1\n[profile evil]\ncredential_process = sh -c x"),
+            Some("http://127.0.0.1:5000"),
+        );
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            body,
+            [
+                "[default]",
+                "region = eu-west-1",
+                "  [profile evil]",
+                "  credential_process = sh -c x",
+                "endpoint_url = http://127.0.0.1:5000",
+                "ca_bundle = /etc/corp-ca.pem",
+                "s3 =",
+                "  addressing_style = path",
+            ]
+        );
+        // Read back as the SDK reads it: one profile, whose keys are the
+        // ones written; the lines of a value stay inside it.
+        let files = ChildFiles::create(&text).unwrap();
+        let parsed = aws_config::profile::parser::load(
+            &aws_types::os_shim_internal::Fs::real(),
+            &aws_types::os_shim_internal::Env::from_slice(&[]),
+            &aws_runtime::env_config::file::EnvConfigFiles::builder()
+                .with_file(
+                    aws_runtime::env_config::file::EnvConfigFileKind::Config,
+                    files.dir().join("config"),
+                )
+                .build(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(parsed.profiles().collect::<Vec<_>>(), ["default"]);
+        let default = parsed.get_profile("default").unwrap();
+        assert_eq!(default.get("credential_process"), None);
+        assert_eq!(default.get("ca_bundle"), Some("/etc/corp-ca.pem"));
+    }
+
+    #[test]
+    fn child_files_are_private_and_gone_when_dropped() {
+        let files = ChildFiles::create("[default]\nregion = eu-west-1\n").unwrap();
+        let dir = files.dir().to_path_buf();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            for name in ["config", "credentials", "boto"] {
+                assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+            }
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config")).unwrap(),
+            "[default]\nregion = eu-west-1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("credentials")).unwrap(),
+            ""
+        );
+        drop(files);
+        assert!(!dir.exists());
     }
 }

@@ -63,6 +63,16 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The files a child process of the credential server reads its
+    /// settings from (see [`cli_env`](crate::cli_env)) could not be
+    /// written: a full disk, an unwritable temporary folder.
+    Handoff {
+        /// The folder they go to.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: BoxError,
+    },
+
     /// A request to an AWS service failed.
     Service {
         /// The operation, e.g. `STS GetCallerIdentity`.
@@ -74,7 +84,7 @@ pub enum Error {
     },
 }
 
-// `Display` and `Error` by hand rather than with `thiserror`: six variants
+// `Display` and `Error` by hand rather than with `thiserror`: seven variants
 // do not earn a proc macro in every user's build (see BENCHMARKS.md).
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +104,11 @@ impl std::fmt::Display for Error {
             }
             Error::AssumeRole { role_arn, .. } => write!(f, "cannot assume role `{role_arn}`"),
             Error::Snapshot { path, .. } => write!(f, "snapshot `{}`", path.display()),
+            Error::Handoff { path, .. } => write!(
+                f,
+                "cannot write the settings of a child process in `{}`",
+                path.display()
+            ),
             Error::Service {
                 operation, code, ..
             } => match code {
@@ -110,6 +125,7 @@ impl std::error::Error for Error {
             Error::Credentials { source, .. }
             | Error::AssumeRole { source, .. }
             | Error::Snapshot { source, .. }
+            | Error::Handoff { source, .. }
             | Error::Service { source, .. } => Some(&**source),
             Error::InvalidInput { .. } | Error::ProfileNotFound { .. } => None,
         }
@@ -238,6 +254,10 @@ impl Error {
                 source,
             },
             Error::Snapshot { path, .. } => Error::Snapshot {
+                path: path.clone(),
+                source,
+            },
+            Error::Handoff { path, .. } => Error::Handoff {
                 path: path.clone(),
                 source,
             },

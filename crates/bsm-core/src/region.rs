@@ -120,6 +120,7 @@ impl SessionManager {
             recipe: Recipe::Follow(Arc::clone(&root)),
             profile_name: self.inner.profile_name.clone(),
             profile_paths: self.inner.profile_paths.clone(),
+            child: Arc::clone(&self.inner.child),
             explicit_expiration: None,
             end_rule: crate::credentials::EndRule::Resolved,
             hooks: Arc::clone(&self.inner.hooks),

@@ -18,6 +18,8 @@
 //!   and the reason of a refusal, never a token or a key.
 //! - It stops when the handle is dropped or [`CredentialServer::shutdown`]
 //!   is called: new connections are refused from then on.
+//! - The child's settings (see [`CredentialServer::env`]) are in a folder
+//!   of mode 0700 that holds no secret, removed when the server stops.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
+use crate::cli_env::ChildFiles;
 use crate::{AwsCliEnv, Error, Result, SessionManager};
 
 /// A running credential server; stops when dropped. Its `Debug` hides the
@@ -37,6 +40,8 @@ pub struct CredentialServer {
     addr: SocketAddr,
     token: Arc<str>,
     env: AwsCliEnv,
+    /// The child's generated settings; removed when the server stops.
+    files: Option<ChildFiles>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -114,11 +119,23 @@ impl SessionManager {
                 });
             }
         });
-        let env = self.container_env(&format!("http://{addr}/"), &token);
+        let files = match ChildFiles::create(&self.child_config()) {
+            Ok(files) => files,
+            Err(e) => {
+                task.abort();
+                return Err(Error::Handoff {
+                    path: std::env::var_os("XDG_RUNTIME_DIR")
+                        .map_or_else(std::env::temp_dir, Into::into),
+                    source: Box::new(e),
+                });
+            }
+        };
+        let env = self.server_env(&format!("http://{addr}/"), &token, &files);
         Ok(CredentialServer {
             addr,
             token,
             env,
+            files: Some(files),
             stop: Some(stop),
             task,
         })
@@ -146,21 +163,27 @@ impl CredentialServer {
         &self.token
     }
 
-    /// The environment for a child: the server's URL and token, and none of
-    /// the variables that the SDKs read ahead of container credentials
-    /// (keys, profiles, web identity, a relative container URI, a token
-    /// file); region and endpoint URL as the manager's.
+    /// The environment for a child: the server's URL and token, none of the
+    /// variables that the SDKs read ahead of container credentials (keys,
+    /// profile names, web identity, a relative container URI, a token
+    /// file), and shared files of its own in place of the user's, whose
+    /// profiles would win over the server: a config with the manager's
+    /// region, endpoint and profile settings and no secret, an empty
+    /// credentials file (the [handoff table](crate::cli_env)). They are
+    /// removed when the server stops.
     #[must_use]
     pub fn env(&self) -> &AwsCliEnv {
         &self.env
     }
 
-    /// Stops serving and waits until the listener is closed.
+    /// Stops serving, waits until the listener is closed, and removes the
+    /// child's generated settings.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        self.files.take();
     }
 }
 

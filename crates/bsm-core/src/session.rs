@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     recipe: Recipe,
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
+    /// What a child process gets besides credentials (`cli_env.rs`).
+    pub(crate) child: Arc<crate::cli_env::ChildSettings>,
     /// When the credentials end; shared with the regional managers.
     pub(crate) expiry: Arc<Expiry>,
     pub(crate) hooks: Hooks,
@@ -80,6 +82,7 @@ pub(crate) struct Parts {
     pub(crate) recipe: Recipe,
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
+    pub(crate) child: Arc<crate::cli_env::ChildSettings>,
     pub(crate) explicit_expiration: Option<SystemTime>,
     pub(crate) end_rule: EndRule,
     pub(crate) hooks: Hooks,
@@ -161,6 +164,7 @@ impl SessionManager {
                 recipe: parts.recipe,
                 profile_name: parts.profile_name,
                 profile_paths: parts.profile_paths,
+                child: parts.child,
                 expiry,
                 hooks: parts.hooks,
                 source: parts.source,
