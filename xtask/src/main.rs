@@ -224,7 +224,9 @@ fn demo() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let start = Instant::now();
     let venv = step("emulator", || emulator::ensure_venv(&root()))?;
-    step("JavaScript SDK", || emulator::ensure_js(&root(), &target_dir()))?;
+    step("JavaScript SDK", || {
+        emulator::ensure_js(&root(), &target_dir())
+    })?;
     step("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);

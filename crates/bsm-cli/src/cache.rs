@@ -15,7 +15,6 @@
 //!   never into a name in clear.
 //! - `--no-cache` bypasses it; `bsm cache clear` removes it.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -141,7 +140,11 @@ impl Cache {
         )
         .ok()
         .and_then(|d| SystemTime::try_from(d).ok())?;
-        if SystemTime::now() + refresh_window >= expiration {
+        // A window too large to add to now reaches past any session.
+        if SystemTime::now()
+            .checked_add(refresh_window)
+            .is_none_or(|t| t >= expiration)
+        {
             return None;
         }
         let mut creds = Credentials::builder()
@@ -218,27 +221,13 @@ fn untrusted(meta: &std::fs::Metadata, forbidden: u32) -> Option<String> {
 }
 
 /// The file's text, if there is a trustworthy file: `Ok(None)` when there
-/// is none, `Err` with the reason when there is one that cannot be trusted.
+/// is none, `Err` with the reason when there is one that cannot be trusted
+/// (a FIFO or a device is refused at once, never waited on).
 fn read_trusted(path: &Path) -> Result<Option<String>, String> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
+    match bsm::secret_file::read_private(path, MAX_ENTRY_BYTES) {
+        Ok(read) if read.open_to_others => Err("its mode lets other users in (want 600)".into()),
+        Ok(read) => Ok(Some(read.text)),
+        Err(bsm::secret_file::ReadError::NotFound) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
-    if let Some(problem) = untrusted(&meta, 0o077) {
-        return Err(problem);
-    }
-    let mut text = String::new();
-    file.take(MAX_ENTRY_BYTES)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    Ok(Some(text))
 }

@@ -69,7 +69,8 @@ struct Global {
     mfa_session: bool,
     /// How long an MFA session lasts, in seconds (900 to 129600; STS may
     /// grant less).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(900..=129_600))]
     mfa_session_duration: u64,
     /// Do not read or write the session cache (export and exec keep an
     /// assumed role's credentials there, in $XDG_CACHE_HOME/bsm, until

@@ -740,6 +740,42 @@ fn missing_credentials_in_an_empty_home_say_what_was_tried_and_what_to_do() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `snapshot show` of a FIFO (or a device) fails at once, naming the
+/// path: never waits for a writer.
+#[cfg(unix)]
+#[test]
+fn snapshot_show_of_a_fifo_fails_at_once() {
+    let dir = temp_dir("bsm-cli-fifo");
+    let fifo = dir.join("snap.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let mut child = bsm()
+            .args(["snapshot", "show"])
+            .arg(path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("snapshot show {} hung", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn bad_input_is_one_line_on_stderr() {
     for args in [

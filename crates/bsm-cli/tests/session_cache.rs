@@ -175,6 +175,83 @@ fn an_untrusted_cache_file_is_not_used() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Waits for `child` at most `limit`; kills it and fails if it hangs.
+fn wait_at_most(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bsm hung for {} s", limit.as_secs());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO where a cached session should be is refused at once (a miss,
+/// with a warning) and replaced by a real file: never waited on.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_cache_is_refused_at_once() {
+    let dir = temp_dir("bsm-cache-fifo");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    let files = config(&dir, &proxy.endpoint(), "");
+    assert!(bsm_export(&files, &proxy.endpoint(), &cache, &[]).0);
+    let file = cached_files(&cache).pop().unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let c = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    let child = cmd
+        .env("AWS_CONFIG_FILE", &files.0)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &files.1)
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["--profile", "src", "--region", "us-east-1"])
+        .args(["--endpoint-url", &proxy.endpoint(), "--role-arn", ROLE])
+        .args(["--session-name", "cached", "export", "--format", "process"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_at_most(child, std::time::Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert_eq!(proxy.count("AssumeRole"), 2, "a miss");
+    assert!(
+        std::fs::symlink_metadata(&file).unwrap().is_file(),
+        "replaced by a file"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A refresh window longer than any session (the largest number there is)
+/// means "always take a new one": the second run is a miss, not a panic.
+#[test]
+fn a_refresh_window_past_any_session_takes_a_new_one() {
+    let dir = temp_dir("bsm-cache-window");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    let files = config(&dir, &proxy.endpoint(), "");
+    for _ in 0..2 {
+        let (ok, stderr) = bsm_export(
+            &files,
+            &proxy.endpoint(),
+            &cache,
+            &["--refresh-window", "18446744073709551615"],
+        );
+        assert!(ok && !stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(proxy.count("AssumeRole"), 2, "each run took a new session");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn concurrent_runs_on_an_empty_cache_leave_one_whole_file() {
     let dir = temp_dir("bsm-cache-race");

@@ -257,58 +257,14 @@ fn push_python_json_string(out: &mut String, value: &str) {
 /// Opens `path` without following a symbolic link and reads it, refusing
 /// what is not the user's own regular file of a snapshot's size.
 fn read_private(path: &Path) -> std::result::Result<String, crate::error::BoxError> {
-    use std::io::Read as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
-    let file = opts.open(path).map_err(|e| -> crate::error::BoxError {
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return "the path is a symbolic link; snapshots are read only from regular files"
-                .into();
-        }
-        Box::new(e)
-    })?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err("the path is a directory".into());
+    let read = crate::secret_file::read_private(path, MAX_SNAPSHOT_BYTES)?;
+    if read.open_to_others {
+        tracing::warn!(
+            path = %path.display(),
+            "snapshot file is readable by other users; it holds a secret key: chmod 600 it"
+        );
     }
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me {
-            return Err(format!(
-                "the file belongs to user id {}, not to this user ({me}); a snapshot holds a secret \
-                 key, so only the user's own file is read",
-                meta.uid()
-            )
-            .into());
-        }
-        if meta.mode() & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format!("{:o}", meta.mode() & 0o777),
-                "snapshot file is readable by other users; it holds a secret key: chmod 600 it"
-            );
-        }
-    }
-    if meta.len() > MAX_SNAPSHOT_BYTES {
-        return Err(format!("the file is over {MAX_SNAPSHOT_BYTES} bytes: not a snapshot").into());
-    }
-    let mut text = String::new();
-    // Bounded even if the size lied (a file growing while read).
-    file.take(MAX_SNAPSHOT_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(format!("the file is over {MAX_SNAPSHOT_BYTES} bytes: not a snapshot").into());
-    }
-    Ok(text)
+    Ok(read.text)
 }
 
 impl SessionManager {
