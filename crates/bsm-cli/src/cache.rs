@@ -194,7 +194,7 @@ impl Cache {
 }
 
 fn warn(message: &str) {
-    eprintln!("bsm: warning: {message}");
+    tracing::warn!("{message}");
 }
 
 /// Why a file or folder cannot be trusted: not the user's own, or open to

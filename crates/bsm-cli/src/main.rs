@@ -6,6 +6,7 @@
 mod cache;
 mod exec;
 mod export;
+mod log;
 mod manager;
 mod prompt;
 mod snapshot;
@@ -80,6 +81,10 @@ struct Global {
     /// Take a new session this many seconds before the cached one ends.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300)]
     refresh_window: u64,
+    /// Say more on stderr (-v info, -vv debug, -vvv trace; BSM_LOG=LEVEL
+    /// sets the level). Never a secret, at any level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +158,13 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match log::level(cli.global.verbose, std::env::var("BSM_LOG").ok().as_deref()) {
+        Ok(level) => log::init(level),
+        Err(e) => {
+            eprintln!("bsm: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -69,7 +69,7 @@ pub async fn build(g: &Global, role: Role) -> Result<SessionManager, Failure> {
     if let (Some(cache), Some(key)) = (&cache, &key)
         && let Err(e) = cache.put(key, &role.credentials().await?)
     {
-        eprintln!("bsm: warning: {e}");
+        tracing::warn!("{e}");
     }
     Ok(role)
 }
@@ -206,7 +206,7 @@ async fn mfa_session(
     if let Some(cache) = cache
         && let Err(e) = cache.put(&key, &creds)
     {
-        eprintln!("bsm: warning: {e}");
+        tracing::warn!("{e}");
     }
     from_cached(source, creds).await
 }

@@ -776,6 +776,69 @@ fn snapshot_show_of_a_fifo_fails_at_once() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Warnings reach the person (the library logs them through `tracing`):
+/// a snapshot file others can read is shown, with a warning on stderr.
+#[cfg(unix)]
+#[test]
+fn warnings_reach_stderr() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("bsm-cli-warn");
+    let path = dir.join("snap.json");
+    std::fs::write(
+        &path,
+        r#"{"region_name": null, "aws_access_key_id": "AKIALOOSE00000000001", "aws_secret_access_key": "s"}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (out, stdout, stderr) = run(bsm().args(["snapshot", "show"]).arg(&path));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("AKIA"), "{stdout}");
+    assert!(
+        stderr.starts_with("bsm: warning: snapshot file is readable by other users"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(bsm()
+        .env("BSM_LOG", "off")
+        .args(["snapshot", "show"])
+        .arg(&path));
+    assert!(out.status.success());
+    assert_eq!(stderr, "", "BSM_LOG=off silences it");
+    let (out, _, stderr) = run(bsm().env("BSM_LOG", "loud").arg("whoami"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("BSM_LOG is `loud`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// At the most verbose level bsm says what it does, and still prints no
+/// secret: not the role's secret key or session token (read back from
+/// `export`'s own output), not the source's secret.
+#[test]
+fn no_level_prints_a_secret() {
+    for verbose in [true, false] {
+        let mut cmd = bsm();
+        if verbose {
+            cmd.arg("-vvv");
+        } else {
+            cmd.env("BSM_LOG", "trace");
+        }
+        let (out, stdout, stderr) = run(cmd
+            .arg("--no-cache")
+            .args(["--endpoint-url", &moto().endpoint()])
+            .args(["--role-arn", "arn:aws:iam::123456789012:role/loud"])
+            .args(["export", "--format", "process"]));
+        assert!(out.status.success(), "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for field in ["SecretAccessKey", "SessionToken"] {
+            let secret = json[field].as_str().unwrap();
+            assert!(!stderr.contains(secret), "{field} on stderr: {stderr}");
+        }
+        assert!(
+            stderr.contains("bsm: debug: calling STS AssumeRole"),
+            "the level took effect: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_one_line_on_stderr() {
     for args in [

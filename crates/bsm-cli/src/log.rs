@@ -1,0 +1,99 @@
+//! What bsm tells the person running it on stderr besides its result: the
+//! warnings and, with `-v` or `BSM_LOG`, more of what bsm does, one line
+//! each (`bsm: warning: ...`).
+//!
+//! Only bsm's own events go past the warning level; the SDK's crates stay
+//! at warnings whatever is asked, because their debug and trace events
+//! carry requests and responses, which hold credentials. bsm's own events
+//! never hold a secret key, a session token or a server token.
+
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// The level `BSM_LOG` asks for, raised once per `-v`: warnings by
+/// default; `BSM_LOG` takes `off`, `error`, `warn`, `info`, `debug` or
+/// `trace`.
+pub fn level(verbose: u8, env: Option<&str>) -> Result<LevelFilter, String> {
+    let base = match env.map(str::trim).filter(|v| !v.is_empty()) {
+        None => LevelFilter::WARN,
+        Some(v) => v.parse::<LevelFilter>().map_err(|_| {
+            format!("BSM_LOG is `{v}`: it takes off, error, warn, info, debug or trace")
+        })?,
+    };
+    let order = [
+        LevelFilter::OFF,
+        LevelFilter::ERROR,
+        LevelFilter::WARN,
+        LevelFilter::INFO,
+        LevelFilter::DEBUG,
+        LevelFilter::TRACE,
+    ];
+    let at = order.iter().position(|l| *l == base).unwrap_or(2);
+    Ok(order[(at + usize::from(verbose)).min(order.len() - 1)])
+}
+
+/// Sends bsm's events at `level`, and the SDK's warnings, to stderr.
+pub fn init(level: LevelFilter) {
+    let targets = Targets::new()
+        .with_target("bsm", level)
+        .with_target("bsm_core", level)
+        .with_default(level.min(LevelFilter::WARN));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .event_format(Line);
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(targets))
+        .try_init();
+}
+
+/// `bsm: warning: message key=value ...`
+struct Line;
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let level = match *event.metadata().level() {
+            Level::ERROR => "error",
+            Level::WARN => "warning",
+            Level::INFO => "info",
+            Level::DEBUG => "debug",
+            Level::TRACE => "trace",
+        };
+        write!(writer, "bsm: {level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_v_raises_the_level_and_bsm_log_sets_it() {
+        assert_eq!(level(0, None), Ok(LevelFilter::WARN));
+        assert_eq!(level(1, None), Ok(LevelFilter::INFO));
+        assert_eq!(level(2, None), Ok(LevelFilter::DEBUG));
+        assert_eq!(level(9, None), Ok(LevelFilter::TRACE));
+        assert_eq!(level(0, Some("off")), Ok(LevelFilter::OFF));
+        assert_eq!(level(0, Some("DEBUG")), Ok(LevelFilter::DEBUG));
+        assert_eq!(level(1, Some("error")), Ok(LevelFilter::WARN));
+        assert_eq!(level(0, Some(" ")), Ok(LevelFilter::WARN));
+        assert!(level(0, Some("loud")).unwrap_err().contains("BSM_LOG is `loud`"));
+    }
+}
