@@ -470,3 +470,63 @@ async fn the_refreshing_provider_offers_valid_credentials_as_a_fallback() {
     clock.set(first.expiry().unwrap());
     assert!(fallback().is_none(), "not from the expiry instant on");
 }
+
+/// An MFA session: one `GetSessionToken` with the code, counted at the
+/// proxy; a manager whose credentials end with the session; bad input is
+/// refused before any request.
+#[tokio::test]
+async fn an_mfa_session_sends_one_get_session_token_and_ends_with_it() {
+    let proxy = bsm_tests::Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let serial = "arn:aws:iam::123456789012:mfa/alice";
+    let before = std::time::SystemTime::now();
+    let mfa = bsm
+        .mfa_session(serial, "123456", Duration::from_secs(1800))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count("GetSessionToken"), 1);
+    let sent = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.action() == "GetSessionToken")
+        .unwrap();
+    assert_eq!(sent.param("SerialNumber").as_deref(), Some(serial));
+    assert_eq!(sent.param("TokenCode").as_deref(), Some("123456"));
+    assert_eq!(sent.param("DurationSeconds").as_deref(), Some("1800"));
+    assert_eq!(
+        mfa.credential_source(),
+        &bsm::CredentialSource::MfaSession(serial.into())
+    );
+    let end = mfa.expiration_time().expect("the session's end");
+    assert!(
+        end > before && end <= before + Duration::from_secs(1800 + 60),
+        "{end:?}"
+    );
+    assert_ne!(
+        mfa.credentials().await.unwrap().access_key_id(),
+        "testing",
+        "the session's own key"
+    );
+    for (serial, code, secs, what) in [
+        ("", "123456", 1800, "MFA serial"),
+        (serial, "12345", 1800, "MFA code"),
+        (serial, "12345a", 1800, "MFA code"),
+        (serial, "123456", 899, "MFA session duration"),
+        (serial, "123456", 129_601, "MFA session duration"),
+    ] {
+        let err = bsm
+            .mfa_session(serial, code, Duration::from_secs(secs))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, bsm::Error::InvalidInput { what: w, .. } if *w == what),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains(code) || code.is_empty(), "{err}");
+    }
+    assert_eq!(
+        proxy.count("GetSessionToken"),
+        1,
+        "no request for bad input"
+    );
+}

@@ -94,6 +94,10 @@ mod tests {
         assert_eq!(level(0, Some("DEBUG")), Ok(LevelFilter::DEBUG));
         assert_eq!(level(1, Some("error")), Ok(LevelFilter::WARN));
         assert_eq!(level(0, Some(" ")), Ok(LevelFilter::WARN));
-        assert!(level(0, Some("loud")).unwrap_err().contains("BSM_LOG is `loud`"));
+        assert!(
+            level(0, Some("loud"))
+                .unwrap_err()
+                .contains("BSM_LOG is `loud`")
+        );
     }
 }

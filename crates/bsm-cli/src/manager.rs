@@ -4,7 +4,7 @@
 //! `exec --server`; with `--mfa-session`, from an MFA session the aws-vault
 //! way.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bsm::SessionManager;
 use bsm::aws_credential_types::Credentials;
@@ -177,32 +177,10 @@ async fn mfa_session(
         Some(c) => c.clone(),
         None => prompt::mfa_code(serial)?,
     };
-    let seconds = i32::try_from(g.mfa_session_duration).unwrap_or(i32::MAX);
-    let out = source
-        .sts_client()
-        .get_session_token()
-        .serial_number(serial)
-        .token_code(code)
-        .duration_seconds(seconds)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "STS GetSessionToken failed: {}",
-                bsm::aws_sdk_sts::error::DisplayErrorContext(&e)
-            )
-        })?;
-    let c = out
-        .credentials
-        .ok_or("STS GetSessionToken returned no credentials")?;
-    let expiry = SystemTime::try_from(c.expiration).map_err(|e| e.to_string())?;
-    let creds = Credentials::new(
-        c.access_key_id,
-        c.secret_access_key,
-        Some(c.session_token),
-        Some(expiry),
-        "bsm-mfa-session",
-    );
+    let session = source
+        .mfa_session(serial, &code, Duration::from_secs(g.mfa_session_duration))
+        .await?;
+    let creds = session.credentials().await?;
     if let Some(cache) = cache
         && let Err(e) = cache.put(&key, &creds)
     {

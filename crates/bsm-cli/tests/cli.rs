@@ -312,7 +312,8 @@ async fn exec_leaves_the_command_no_way_back_to_the_parents_identity() {
     let probe = "import os\n\
                  for v in ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN', \
                  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', \
-                 'AWS_ACCESS_KEY', 'AWS_SECRET_KEY', 'AWS_CREDENTIAL_SCOPE', 'AWS_CREDENTIAL_FILE']:\n\
+                 'AWS_ACCESS_KEY', 'AWS_SECRET_KEY', 'AWS_CREDENTIAL_SCOPE', 'AWS_CREDENTIAL_FILE', \
+                 'AMAZON_SESSION_TOKEN', 'AMAZON_ACCESS_KEY_ID']:\n\
                  \x20   if v in os.environ:\n\
                  \x20       print(v)\n\
                  if 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI' not in os.environ:\n\
@@ -334,6 +335,8 @@ async fn exec_leaves_the_command_no_way_back_to_the_parents_identity() {
         .env("AWS_SECRET_KEY", "go-alias-secret")
         .env("AWS_CREDENTIAL_SCOPE", "us-west-2")
         .env("AWS_CREDENTIAL_FILE", &key_file)
+        .env("AMAZON_SESSION_TOKEN", "parent-ruby-token")
+        .env("AMAZON_ACCESS_KEY_ID", "AKIARUBYPARENT000001")
         .args(["--endpoint-url", &moto().endpoint(), "exec", "--"])
         .arg(venv_bin("python"))
         .args(["-c", probe]));
@@ -341,7 +344,7 @@ async fn exec_leaves_the_command_no_way_back_to_the_parents_identity() {
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         ["container: None"],
-        "no container endpoint, Go key aliases, credential scope or EC2 key file in the child"
+        "no container endpoint, Go or Ruby key names, credential scope or EC2 key file in the child"
     );
     assert_eq!(agent.hits().len(), 0, "the parent's agent was never asked");
     let _ = std::fs::remove_dir_all(dir);
@@ -851,6 +854,12 @@ fn bad_input_is_one_line_on_stderr() {
             "whoami",
         ],
         vec!["--region", "", "whoami"],
+        vec![
+            "--region",
+            "eu-west-1\rcredential_process = sh -c id",
+            "whoami",
+        ],
+        vec!["--profile", "dev\n[default]", "whoami"],
         vec!["snapshot", "show", "/nonexistent/bsm.json"],
     ] {
         let (out, stdout, stderr) = run(bsm()

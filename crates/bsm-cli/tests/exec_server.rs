@@ -518,3 +518,84 @@ fn the_command_keeps_the_managers_settings_and_no_secret() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The child's folder goes only where no other user can create, rename or
+/// replace anything: a runtime folder others may write to is passed over
+/// for `bsm-<uid>` in the temporary folder, and a `bsm-<uid>` that is not
+/// the user's own private folder is refused, in one line naming it.
+#[cfg(unix)]
+#[test]
+fn the_childs_folder_is_only_made_in_a_private_parent() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("bsm-exec-server-parent");
+    let (runtime, tmp) = (dir.join("runtime"), dir.join("tmp"));
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let out = bsm(&moto().endpoint())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("TMPDIR", &tmp)
+        .args([
+            "exec",
+            "--server",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$AWS_CONFIG_FILE\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let parent = tmp.join(format!("bsm-{uid}"));
+    assert!(
+        config.starts_with(&format!("{}/bsm-child-", parent.display())),
+        "{config}"
+    );
+    assert_eq!(bsm_tests::mode(&parent), 0o700);
+    assert_eq!(
+        std::fs::read_dir(&runtime).unwrap().count(),
+        0,
+        "nothing in the open folder"
+    );
+    // Another user's bsm-<uid> (the tests run as root here; elsewhere
+    // chown fails and this part is skipped), then one open to others.
+    for (what, prepare) in [
+        (
+            "belongs to user id 65534",
+            Box::new(|p: &std::path::Path| {
+                std::os::unix::fs::chown(p, Some(65_534), Some(65_534)).is_ok()
+            }) as Box<dyn Fn(&std::path::Path) -> bool>,
+        ),
+        (
+            "lets other users in",
+            Box::new(|p: &std::path::Path| {
+                std::os::unix::fs::chown(p, Some(uid), None).unwrap();
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+                true
+            }),
+        ),
+    ] {
+        if !prepare(&parent) {
+            continue;
+        }
+        let out = bsm(&moto().endpoint())
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", &tmp)
+            .args(["exec", "--server", "--", "true"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&parent.display().to_string()), "{stderr}");
+        assert!(stderr.contains(what), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -380,3 +380,50 @@ fn an_mfa_session_takes_one_code_for_many_roles() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An MFA session whose answer cannot be read (a 200 with an expiry that
+/// is not a time) fails with a line that names the operation and keeps
+/// the answer, which holds a secret key and a token, off stderr.
+#[test]
+fn an_unreadable_mfa_session_answer_is_not_printed() {
+    let dir = temp_dir("bsm-cache-mfa-unreadable");
+    let proxy = Proxy::start(moto().addr());
+    proxy.fail_all(
+        Some("GetSessionToken"),
+        bsm_tests::Fault::Respond(
+            200,
+            "<GetSessionTokenResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetSessionTokenResult><Credentials>\
+             <AccessKeyId>ASIAUNREADABLE000001</AccessKeyId>\
+             <SecretAccessKey>MfaSessionSecretNeverPrinted</SecretAccessKey>\
+             <SessionToken>MfaSessionTokenNeverPrinted</SessionToken>\
+             <Expiration>not-a-time</Expiration>\
+             </Credentials></GetSessionTokenResult></GetSessionTokenResponse>",
+        ),
+    );
+    let cache = dir.join("cache-home");
+    let files = config(&dir, &proxy.endpoint(), "");
+    let (ok, stderr) = bsm_export(
+        &files,
+        &proxy.endpoint(),
+        &cache,
+        &[
+            "--mfa-serial",
+            "arn:aws:iam::123456789012:mfa/alice",
+            "--mfa-code",
+            "123456",
+            "--mfa-session",
+        ],
+    );
+    assert!(!ok);
+    assert!(proxy.count("GetSessionToken") >= 1, "the answer was served");
+    assert!(stderr.contains("GetSessionToken"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for secret in [
+        "MfaSessionSecretNeverPrinted",
+        "MfaSessionTokenNeverPrinted",
+    ] {
+        assert!(!stderr.contains(secret), "{secret} on stderr: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -279,10 +279,8 @@ impl AssumeRoleBuilder {
             ));
         }
         validate_session_name(&p.session_name)?;
-        if let Some(r) = &self.region
-            && r.trim().is_empty()
-        {
-            return Err(Error::invalid("region", r, "must not be empty"));
+        if let Some(r) = &self.region {
+            Error::check_plain("region", r)?;
         }
         if let Some(id) = &p.external_id
             && !(2..=1224).contains(&id.len())
@@ -435,7 +433,7 @@ impl RoleRecipe {
 /// The STS client for `AssumeRole`: the source's current credentials,
 /// settings and STS hook, in the target region (`us-east-1`, STS's global
 /// endpoint's region, when there is none).
-fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_sdk_sts::Client {
+pub(crate) fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_sdk_sts::Client {
     let region = Region::new(region.unwrap_or(GLOBAL_STS_REGION).to_owned());
     #[cfg(feature = "sts")]
     {

@@ -376,9 +376,8 @@ impl SessionManagerBuilder {
             ("profile name", &self.profile_name),
             ("endpoint URL", &self.endpoint_url),
         ] {
-            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                let value = value.clone().unwrap_or_default();
-                return Err(Error::invalid(what, value, "must not be empty"));
+            if let Some(v) = value {
+                Error::check_plain(what, v)?;
             }
         }
         if self.sdk_config.is_some() {

@@ -52,6 +52,7 @@
 //! | `AWS_ACCOUNT_ID` | the account, or removed | removed | removed | account-based endpoints (DynamoDB) use it; the server's answer carries the account | botocore `EnvProvider.ACCOUNT_ID`; aws-config `environment/credentials.rs` |
 //! | `AWS_CREDENTIAL_SCOPE` | removed | removed | removed | JS v3 reads it with the keys: a parent's scope belongs to other keys | JS v3 `credential-provider-env` |
 //! | `AWS_ACCESS_KEY`, `AWS_SECRET_KEY` | removed | removed | removed | Go v2 reads them when `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` are empty: a parent's would win over a profile or the server | Go v2 `config/env_config.go` `credAccessEnvKeys` |
+//! | `AMAZON_ACCESS_KEY_ID`, `AMAZON_SECRET_ACCESS_KEY`, `AMAZON_SESSION_TOKEN` | removed | removed | removed | the Ruby SDK reads each when its `AWS_` name is unset: a parent's token would be paired with handed-over long-lived keys, a parent's keys would win over a profile or the server | aws-sdk-ruby `aws-sdk-core/credential_provider_chain.rb` `env_credentials` |
 //! | `AWS_PROFILE` | removed | the profile | removed | JS v3 skips the keys while it is set; botocore and Go v2 fail on a profile the files lack | JS v3 `credential-provider-node`; botocore `session.py` `ProfileNotFound` |
 //! | `AWS_DEFAULT_PROFILE` | removed | the profile | removed | botocore and the AWS CLI v1 read it before `AWS_PROFILE` | botocore `configprovider.py` |
 //! | `AWS_ROLE_ARN`, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_SESSION_NAME` | removed | removed | removed | web identity from the environment (EKS IRSA) comes before a profile and container credentials in every SDK | aws-config `web_identity_token.rs`; botocore `AssumeRoleWithWebIdentityProvider` |
@@ -66,6 +67,7 @@
 //! | `AWS_REGION` | the region, or removed | the region, or removed | the region, or removed | JS v3 and Java v2 read only `AWS_REGION` | JS v3 `config-resolver`; aws-config `environment/region.rs` |
 //! | `AWS_DEFAULT_REGION` | the region, or removed | the region, or removed | the region, or removed | botocore and the AWS CLI v1 read only `AWS_DEFAULT_REGION` | botocore `configprovider.py` |
 //! | `AWS_ENDPOINT_URL` | the endpoint URL, or removed | the endpoint URL, or removed | the endpoint URL, or removed | the child talks to the same endpoint (moto, `LocalStack`) | aws-config `default_provider/endpoint_url.rs`; botocore `ConfiguredEndpointProvider` |
+//! | `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` | `false` when there is an endpoint URL, else kept | `false` when there is an endpoint URL, else kept | `false` when there is an endpoint URL, else kept | when `true`, every SDK ignores `AWS_ENDPOINT_URL`: the child would leave the manager's endpoint | aws-config `default_provider/endpoint_url.rs`; botocore `configprovider.py` |
 //! | `AWS_RETRY_MODE` | the manager's retry mode, else kept | the manager's retry mode, else kept | the manager's retry mode, else kept | the manager's own retry settings, when it has any (builder, `SdkConfig`, environment, profile): botocore's default differs (`legacy`, 5 attempts) | aws-config `default_provider/retry_config.rs`; botocore `configprovider.py` |
 //! | `AWS_MAX_ATTEMPTS` | the manager's attempts, else kept | the manager's attempts, else kept | the manager's attempts, else kept | (the same) | (the same) |
 //! | `AWS_USE_FIPS_ENDPOINT` | the manager's FIPS setting, else kept | the manager's FIPS setting, else kept | the manager's FIPS setting, else kept | the same endpoints as the manager's clients | aws-config `default_provider/use_fips.rs` |
@@ -113,6 +115,8 @@ enum Val {
     ServerToken,
     Region,
     EndpointUrl,
+    /// `false` when the manager has an endpoint URL the child must use.
+    UseEndpointUrl,
     RetryMode,
     MaxAttempts,
     UseFips,
@@ -223,6 +227,20 @@ const ROWS: &[Row] = &[
         why: "Go v2 reads them when `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` are empty: a \
               parent's would win over a profile or the server",
         source: "Go v2 `config/env_config.go` `credAccessEnvKeys`",
+    },
+    Row {
+        vars: &[
+            "AMAZON_ACCESS_KEY_ID",
+            "AMAZON_SECRET_ACCESS_KEY",
+            "AMAZON_SESSION_TOKEN",
+        ],
+        keys: Act::Remove,
+        profile: Act::Remove,
+        server: Act::Remove,
+        why: "the Ruby SDK reads each when its `AWS_` name is unset: a parent's token would be \
+              paired with handed-over long-lived keys, a parent's keys would win over a profile \
+              or the server",
+        source: "aws-sdk-ruby `aws-sdk-core/credential_provider_chain.rb` `env_credentials`",
     },
     Row {
         vars: &["AWS_PROFILE"],
@@ -349,6 +367,15 @@ const ROWS: &[Row] = &[
         source: "aws-config `default_provider/endpoint_url.rs`; botocore `ConfiguredEndpointProvider`",
     },
     Row {
+        vars: &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
+        keys: Act::SetOrKeep(Val::UseEndpointUrl),
+        profile: Act::SetOrKeep(Val::UseEndpointUrl),
+        server: Act::SetOrKeep(Val::UseEndpointUrl),
+        why: "when `true`, every SDK ignores `AWS_ENDPOINT_URL`: the child would leave the \
+              manager's endpoint",
+        source: "aws-config `default_provider/endpoint_url.rs`; botocore `configprovider.py`",
+    },
+    Row {
         vars: &["AWS_RETRY_MODE"],
         keys: Act::SetOrKeep(Val::RetryMode),
         profile: Act::SetOrKeep(Val::RetryMode),
@@ -421,6 +448,8 @@ const SECRET_VARS: &[&str] = &[
     "AWS_SECURITY_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_SECRET_KEY",
+    "AMAZON_SECRET_ACCESS_KEY",
+    "AMAZON_SESSION_TOKEN",
 ];
 
 /// The profile settings a server-mode child gets in its generated config:
@@ -431,7 +460,6 @@ const PROFILE_SETTINGS: &[&str] = &[
     "max_attempts",
     "use_fips_endpoint",
     "use_dualstack_endpoint",
-    "ignore_configured_endpoint_urls",
     "ca_bundle",
     "defaults_mode",
     "sts_regional_endpoints",
@@ -511,9 +539,12 @@ impl ChildSettings {
     }
 
     /// The generated config of a server-mode child: a `[default]` profile
-    /// with the region and endpoint given and the captured settings. A
-    /// value of several lines is written with its continuation lines
-    /// indented, so no value can start a section or a property of its own.
+    /// with the region and endpoint given and the captured settings. Every
+    /// line is written from parts checked here, so no value can start a
+    /// section or a property of its own in any SDK's parser: a value is one
+    /// line without control characters, and a nested setting (`s3`) is
+    /// written again from its `name = value` lines. A setting that is not so
+    /// is left out, with a warning naming it.
     fn config_file(&self, region: Option<&str>, endpoint: Option<&str>) -> String {
         let mut out = String::from(
             "# Written by bsm for a command that reads its credentials from bsm's credential\n\
@@ -526,29 +557,59 @@ impl ChildSettings {
             .filter_map(|(k, v)| Some((*k, (*v)?)))
             .chain(self.profile.iter().map(|(k, v)| (*k, v.as_str())));
         for (key, value) in settings {
-            let mut lines = value.split('\n');
-            let first = lines.next().unwrap_or_default().trim();
-            out.push_str(key);
-            out.push_str(" =");
-            if !first.is_empty() {
-                out.push(' ');
-                out.push_str(first);
-            }
-            out.push('\n');
-            for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
-                out.push_str("  ");
-                out.push_str(line);
-                out.push('\n');
+            if let Some(lines) = property_lines(key, value) {
+                out.push_str(&lines);
+            } else {
+                tracing::warn!(
+                    setting = key,
+                    "left out of a child's config: not a value of one plain line or a nested \
+                     setting of `name = value` lines"
+                );
             }
         }
         out
     }
 }
 
+/// `key = value`, or `key =` and its indented `name = value` lines for a
+/// nested setting; `None` for anything else.
+fn property_lines(key: &str, value: &str) -> Option<String> {
+    let plain = |v: &str| !v.is_empty() && !v.chars().any(char::is_control);
+    let name = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    if !value.contains('\n') {
+        return plain(value).then(|| format!("{key} = {value}\n"));
+    }
+    // aws-config gives a nested setting as "\nname = value\nname = value".
+    let mut out = format!("{key} =\n");
+    let mut lines = value.split('\n');
+    if !lines.next()?.trim().is_empty() {
+        return None;
+    }
+    for line in lines.map(str::trim).filter(|l| !l.is_empty()) {
+        let (n, v) = line.split_once('=')?;
+        let (n, v) = (n.trim(), v.trim());
+        if !(name(n) && plain(v)) {
+            return None;
+        }
+        out.push_str("  ");
+        out.push_str(n);
+        out.push_str(" = ");
+        out.push_str(v);
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// The private folder of a server-mode child's files: a config with no
 /// secret, an empty credentials file and an empty boto config, in a new
-/// folder of mode 0700 under `$XDG_RUNTIME_DIR` (else the temporary
-/// folder). Removed when dropped.
+/// folder of mode 0700 in a private parent ([`private_base`]): no other
+/// user can look into it, or replace it while the child runs or after it
+/// is gone. Removed when dropped.
 #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
 pub(crate) struct ChildFiles {
     dir: PathBuf,
@@ -556,23 +617,28 @@ pub(crate) struct ChildFiles {
 
 #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
 impl ChildFiles {
-    /// Makes the folder and its three files.
-    pub(crate) fn create(config: &str) -> std::io::Result<Self> {
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|d| d.is_absolute() && d.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
-        let files = Self::make_dir(&base)?;
+    /// Makes the folder and its three files; the error names the folder
+    /// that could not be made or written.
+    pub(crate) fn create(config: &str) -> crate::Result<Self> {
+        let handoff = |path: &Path, e: std::io::Error| crate::Error::Handoff {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        };
+        let base = private_base().map_err(|(path, e)| handoff(&path, e))?;
+        let files = Self::make_dir(&base).map_err(|e| handoff(&base, e))?;
         for (name, contents) in [("config", config), ("credentials", ""), ("boto", "")] {
             let path = files.dir.join(name);
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut file = opts.open(&path)?;
-            std::io::Write::write_all(&mut file, contents.as_bytes())?;
-            // Errors a full disk reports only when the data is flushed.
-            file.sync_all()?;
+            let written = (|| {
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut file = opts.open(&path)?;
+                std::io::Write::write_all(&mut file, contents.as_bytes())?;
+                // Errors a full disk reports only when the data is flushed.
+                file.sync_all()
+            })();
+            written.map_err(|e| handoff(&files.dir, e))?;
         }
         Ok(files)
     }
@@ -603,6 +669,80 @@ impl ChildFiles {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The private parent of the children's folders, in which no other user
+/// can create, rename or replace anything: `$XDG_RUNTIME_DIR` when it is
+/// this user's own with mode 0700 (the login session's runtime folder),
+/// else `bsm-<uid>` in the temporary folder, made with mode 0700 and used
+/// only while it is this user's own folder (not a link) of mode 0700.
+#[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
+fn private_base() -> Result<PathBuf, (PathBuf, std::io::Error)> {
+    let absolute = |p: PathBuf| {
+        if p.is_absolute() {
+            p
+        } else {
+            std::env::current_dir().map_or(p.clone(), |d| d.join(p))
+        }
+    };
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
+        && runtime.is_absolute()
+        && private_dir(&runtime).is_ok()
+        && runtime.to_str().is_some()
+    {
+        return Ok(runtime);
+    }
+    #[cfg(unix)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    #[cfg(not(unix))]
+    let uid = 0;
+    let base = absolute(std::env::temp_dir()).join(format!("bsm-{uid}"));
+    let fail = |e: std::io::Error| (base.clone(), e);
+    if base.to_str().is_none() {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the temporary folder's path is not UTF-8, which the child's environment cannot carry",
+        )));
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(&base) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(fail(e)),
+        _ => {}
+    }
+    private_dir(&base).map_err(|why| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("not used: {why}; remove it, or set XDG_RUNTIME_DIR to a folder of your own"),
+        ))
+    })?;
+    Ok(base)
+}
+
+/// Why `path` is not a private folder of this user's (`Ok` if it is).
+fn private_dir(path: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err("not a folder (or a symbolic link)".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(format!("it belongs to user id {}, not {me}", meta.uid()));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(format!(
+                "its mode {:o} lets other users in (want 700)",
+                meta.mode() & 0o777
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Drop for ChildFiles {
@@ -700,6 +840,7 @@ impl SessionManager {
                 Val::ServerToken => server.map(|s| s.1.to_owned()),
                 Val::Region => self.aws_region().map(str::to_owned),
                 Val::EndpointUrl => self.endpoint_url().map(str::to_owned),
+                Val::UseEndpointUrl => self.endpoint_url().map(|_| "false".to_owned()),
                 Val::RetryMode => self.configured_retry().and_then(|r| match r.mode() {
                     aws_smithy_types::retry::RetryMode::Standard => Some("standard".to_owned()),
                     aws_smithy_types::retry::RetryMode::Adaptive => Some("adaptive".to_owned()),
@@ -874,6 +1015,7 @@ fn table() -> String {
             Val::ServerToken => ("the server's token", false),
             Val::Region => ("the region", true),
             Val::EndpointUrl => ("the endpoint URL", true),
+            Val::UseEndpointUrl => ("`false` when there is an endpoint URL", true),
             Val::RetryMode => ("the manager's retry mode", true),
             Val::MaxAttempts => ("the manager's attempts", true),
             Val::UseFips => ("the manager's FIPS setting", true),
@@ -941,24 +1083,62 @@ mod tests {
             .collect()
     }
 
+    /// `text` with the block between the markers replaced by `table`,
+    /// each line with `prefix`.
+    fn with_table(text: &str, prefix: &str, table: &str) -> String {
+        let start = format!("{prefix}<!-- handoff-table:start -->");
+        let end = format!("{prefix}<!-- handoff-table:end -->");
+        let mut out = String::new();
+        let mut lines = text.lines();
+        for line in lines.by_ref() {
+            out.push_str(line);
+            out.push('\n');
+            if line.trim_end() == start {
+                break;
+            }
+        }
+        for line in table.lines() {
+            out.push_str(prefix);
+            out.push_str(line);
+            out.push('\n');
+        }
+        let mut rest = lines.skip_while(|l| l.trim_end() != end);
+        for line in rest.by_ref() {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The module's table and the README's are the rows'; with
+    /// `BSM_WRITE_TABLES=1` this writes them instead.
     #[test]
     fn the_docs_tables_are_the_rows_the_code_follows() {
         let want = table();
-        let want: Vec<&str> = want.lines().collect();
-        for (name, text, prefix) in [
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (path, text, prefix) in [
             (
-                "crates/bsm-core/src/cli_env.rs",
+                root.join("src/cli_env.rs"),
                 include_str!("cli_env.rs"),
                 "//! ",
             ),
-            ("README.md", include_str!("../../../README.md"), ""),
+            (
+                root.join("../../README.md"),
+                include_str!("../../../README.md"),
+                "",
+            ),
         ] {
+            if std::env::var_os("BSM_WRITE_TABLES").is_some() {
+                std::fs::write(&path, with_table(text, prefix, &want)).unwrap();
+                continue;
+            }
             assert_eq!(
                 block(text, prefix),
-                want,
-                "the handoff table of {name} is not the one the rows make; put this between its \
-                 handoff-table markers:\n{}",
-                table()
+                want.lines().collect::<Vec<_>>(),
+                "the handoff table of {} is not the one the rows make: run \
+                 `BSM_WRITE_TABLES=1 cargo test --workspace --lib cli_env`, then \
+                 `cargo xtask regen --offline`",
+                path.display()
             );
         }
     }
@@ -984,6 +1164,12 @@ mod tests {
             profile: vec![
                 ("ca_bundle", "/etc/corp-ca.pem".into()),
                 ("s3", "\naddressing_style = path".into()),
+                ("output", "json\rcredential_process = sh -c x".into()),
+                (
+                    "cli_pager",
+                    "\n[default]\ncredential_process = sh -c x".into(),
+                ),
+                ("tcp_keepalive", "\nnot a property".into()),
             ],
             retry_configured: false,
         };
@@ -996,17 +1182,16 @@ mod tests {
             body,
             [
                 "[default]",
-                "region = eu-west-1",
-                "  [profile evil]",
-                "  credential_process = sh -c x",
                 "endpoint_url = http://127.0.0.1:5000",
                 "ca_bundle = /etc/corp-ca.pem",
                 "s3 =",
                 "  addressing_style = path",
-            ]
+            ],
+            "each value that is not one plain line or name = value lines is left out"
         );
+        assert!(!text.contains('\r'));
         // Read back as the SDK reads it: one profile, whose keys are the
-        // ones written; the lines of a value stay inside it.
+        // ones written.
         let files = ChildFiles::create(&text).unwrap();
         let parsed = aws_config::profile::parser::load(
             &aws_types::os_shim_internal::Fs::real(),

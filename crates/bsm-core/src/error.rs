@@ -160,6 +160,25 @@ impl Error {
         }
     }
 
+    /// Refuses an empty value, or one with control characters: names and
+    /// regions go into child processes' environments and config files,
+    /// where a line break or a carriage return would start a line of its
+    /// own.
+    pub(crate) fn check_plain(what: &'static str, value: &str) -> Result<()> {
+        if value.trim().is_empty() {
+            return Err(Error::invalid(what, value, "must not be empty"));
+        }
+        if value.chars().any(char::is_control) {
+            let shown = value.escape_debug().to_string();
+            return Err(Error::invalid(
+                what,
+                shown,
+                "must not hold control characters",
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn invalid(
         what: &'static str,
         value: impl Into<String>,

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod error;
 mod identity;
 pub mod mask;
+mod mfa_session;
 mod region;
 pub mod secret_file;
 #[cfg(feature = "credential-server")]

@@ -84,9 +84,7 @@ impl SessionManager {
     /// ```
     pub fn with_region(&self, region: impl Into<String>) -> Result<SessionManager> {
         let region = region.into();
-        if region.trim().is_empty() {
-            return Err(Error::invalid("region", region, "must not be empty"));
-        }
+        Error::check_plain("region", &region)?;
         if self.aws_region() == Some(region.as_str()) {
             return Ok(self.clone());
         }

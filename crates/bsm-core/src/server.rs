@@ -123,11 +123,7 @@ impl SessionManager {
             Ok(files) => files,
             Err(e) => {
                 task.abort();
-                return Err(Error::Handoff {
-                    path: std::env::var_os("XDG_RUNTIME_DIR")
-                        .map_or_else(std::env::temp_dir, Into::into),
-                    source: Box::new(e),
-                });
+                return Err(e);
             }
         };
         let env = self.server_env(&format!("http://{addr}/"), &token, &files);

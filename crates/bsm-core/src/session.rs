@@ -105,6 +105,8 @@ pub enum CredentialSource {
     Provider,
     /// An assumed role.
     AssumedRole(String),
+    /// An MFA session (`GetSessionToken`) of this MFA device.
+    MfaSession(String),
 }
 
 /// Counters of the client cache, for monitoring and tests.
