@@ -9,10 +9,14 @@
 //! - Trust: a file (or the folder) that is not the user's own, or that other
 //!   users may read or write, is not used, with a warning; so is a symbolic
 //!   link.
-//! - Key: a SHA-256 of everything that changes the answer (the source
-//!   profile and access key id, the role ARN, session name, duration,
-//!   external id, MFA serial, endpoint URL); secrets go into the hash only,
-//!   never into a name in clear.
+//! - Key: a SHA-256 of everything that changes the answer, read from the
+//!   command line, the environment and the shared files without resolving
+//!   anything (the source profile, its credential settings or the keys in
+//!   the environment, the role ARN, session name, duration, external id,
+//!   MFA serial, and every input to the STS endpoint: `--endpoint-url`,
+//!   `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS`, the profile's
+//!   `endpoint_url` and `services`); no secret goes into it, and the name
+//!   shows none. A hit therefore builds nothing (see `manager.rs`).
 //! - `--no-cache` bypasses it; `bsm cache clear` removes it.
 
 use std::path::{Path, PathBuf};

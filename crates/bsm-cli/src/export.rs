@@ -43,6 +43,15 @@ pub async fn export(bsm: &SessionManager, format: Format) -> Result<String, Fail
 
 async fn process(bsm: &SessionManager) -> Result<String, Failure> {
     let creds = bsm.credentials().await?;
+    process_json(&creds, bsm.expiration_time().or(creds.expiry()))
+}
+
+/// The `credential_process` JSON (Version 1) of `creds`, ending at
+/// `expiration`.
+pub fn process_json(
+    creds: &bsm::aws_credential_types::Credentials,
+    expiration: Option<std::time::SystemTime>,
+) -> Result<String, Failure> {
     let mut out = serde_json::Map::new();
     out.insert("Version".into(), 1.into());
     out.insert("AccessKeyId".into(), creds.access_key_id().into());
@@ -50,7 +59,7 @@ async fn process(bsm: &SessionManager) -> Result<String, Failure> {
     if let Some(token) = creds.session_token() {
         out.insert("SessionToken".into(), token.into());
     }
-    if let Some(exp) = bsm.expiration_time().or(creds.expiry()) {
+    if let Some(exp) = expiration {
         let dt = bsm::aws_smithy_types::DateTime::from(exp);
         let text = dt.fmt(bsm::aws_smithy_types::date_time::Format::DateTime)?;
         out.insert("Expiration".into(), text.into());

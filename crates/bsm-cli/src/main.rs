@@ -60,8 +60,10 @@ struct Global {
     /// unless --mfa-code gives it.
     #[arg(long, global = true, requires = "role_arn")]
     mfa_serial: Option<String>,
-    /// MFA token code (6 digits).
-    #[arg(long, global = true, requires = "mfa_serial")]
+    /// MFA token code (6 digits); `-` reads it from standard input. Any
+    /// local user's `ps` sees a command line: BSM_MFA_CODE in the
+    /// environment, or `-`, keeps it out of sight.
+    #[arg(long, global = true, env = "BSM_MFA_CODE", hide_env_values = true)]
     mfa_code: Option<String>,
     /// Get an MFA session first (STS GetSessionToken with the MFA code),
     /// keep it in the session cache, and assume roles from it without a code
@@ -230,6 +232,10 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     use manager::Role;
     let g = &cli.global;
+    if g.mfa_code.is_some() && g.mfa_serial.is_none() && std::env::var_os("BSM_MFA_CODE").is_none()
+    {
+        return Err("--mfa-code needs --mfa-serial".into());
+    }
     match cli.command {
         // Need no credentials.
         Cmd::Snapshot {
@@ -270,6 +276,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Cmd::Export { format } => {
+            // What the AWS CLI runs on every command: a cached session is
+            // printed without a manager, an HTTP client or TLS roots.
+            if format == Format::Process
+                && let Some(creds) = manager::cached_role(g).await
+            {
+                print!("{}", export::process_json(&creds, creds.expiry())?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let bsm = manager::build(g, Role::Once).await?;
             print!("{}", export::export(&bsm, format).await?);
             Ok(ExitCode::SUCCESS)

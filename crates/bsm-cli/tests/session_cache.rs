@@ -427,3 +427,216 @@ fn an_unreadable_mfa_session_answer_is_not_printed() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Whether `bsm ... export --format process` (with `env` and `extra`)
+/// finished within `limit`; its output if it did.
+fn export_within(
+    files: &(PathBuf, PathBuf),
+    cache: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    extra: &[&str],
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    // The endpoint is the test's to give.
+    cmd.env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_CONFIG_FILE", &files.0)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &files.1)
+        .env("XDG_CACHE_HOME", cache)
+        .args(["--region", "us-east-1", "--role-arn", ROLE])
+        .args(["--session-name", "cached"])
+        .args(extra)
+        .args(["export", "--format", "process"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// A cache hit of `export --format process` builds nothing it does not
+/// print: no TLS roots are read (they are a FIFO here, which any reader
+/// would wait on for ever; a miss does wait on it, the control), and the
+/// source's `credential_process` (counted in a file) does not run.
+#[cfg(unix)]
+#[test]
+fn a_cache_hit_reads_no_tls_roots_and_runs_no_source() {
+    let dir = temp_dir("bsm-cache-hit");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    let (script, runs) = bsm_tests::sources::process_script(
+        &dir,
+        &bsm_tests::sources::User {
+            key_id: "testing".into(),
+            secret: "testing".into(),
+            arn: String::new(),
+        },
+        None,
+    );
+    let files = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(
+        &files.0,
+        format!("[profile src]\ncredential_process = {}\n", script.display()),
+    )
+    .unwrap();
+    std::fs::write(&files.1, "").unwrap();
+    let source = ["--profile", "src", "--endpoint-url", &proxy.endpoint()];
+    let limit = std::time::Duration::from_secs(30);
+    let out = export_within(&files, &cache, &[], &source, limit).expect("a miss answers");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (bsm_tests::sources::lines(&runs), proxy.count("AssumeRole")),
+        (1, 1)
+    );
+
+    let fifo = dir.join("roots.pem");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir_all(dir.join("no-roots")).unwrap();
+    let roots: [(&str, &std::ffi::OsStr); 2] = [
+        ("SSL_CERT_FILE", fifo.as_os_str()),
+        ("SSL_CERT_DIR", dir.join("no-roots").into_os_string().leak()),
+    ];
+    let hit = export_within(&files, &cache, &roots, &source, limit).expect("a hit answers");
+    assert!(
+        hit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hit.stderr)
+    );
+    assert_eq!(hit.stdout, out.stdout, "the cached session");
+    assert_eq!(
+        bsm_tests::sources::lines(&runs),
+        1,
+        "the source did not run"
+    );
+    assert_eq!(proxy.count("AssumeRole"), 1);
+    let mut miss = source.to_vec();
+    miss.push("--no-cache");
+    assert!(
+        export_within(
+            &files,
+            &cache,
+            &roots,
+            &miss,
+            std::time::Duration::from_secs(5)
+        )
+        .is_none(),
+        "the control: a miss reads the roots (and waits on the FIFO)"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The cache key is made of the endpoint in effect, wherever it comes from:
+/// a session of one endpoint (an emulator) is never served for another.
+#[test]
+fn a_session_is_kept_for_the_endpoint_it_came_from() {
+    let dir = temp_dir("bsm-cache-endpoint");
+    let (a, b) = (Proxy::start(moto().addr()), Proxy::start(moto().addr()));
+    let cache = dir.join("cache-home");
+    let files = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(
+        &files.1,
+        "[src]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    let limit = std::time::Duration::from_secs(30);
+    let run = |env: &[(&str, &std::ffi::OsStr)]| {
+        let out = export_within(&files, &cache, env, &["--profile", "src"], limit).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (a_url, b_url) = (a.endpoint(), b.endpoint());
+    std::fs::write(&files.0, "[profile src]\n").unwrap();
+    for (name, url) in [
+        ("AWS_ENDPOINT_URL", &a_url),
+        ("AWS_ENDPOINT_URL", &b_url),
+        ("AWS_ENDPOINT_URL_STS", &a_url),
+    ] {
+        run(&[(name, std::ffi::OsStr::new(url))]);
+    }
+    assert_eq!((a.count("AssumeRole"), b.count("AssumeRole")), (2, 1));
+    // The profile's endpoint_url, changed between two runs.
+    for url in [&a_url, &b_url] {
+        std::fs::write(&files.0, format!("[profile src]\nendpoint_url = {url}\n")).unwrap();
+        run(&[]);
+    }
+    assert_eq!((a.count("AssumeRole"), b.count("AssumeRole")), (3, 2));
+    run(&[]);
+    assert_eq!(
+        (a.count("AssumeRole"), b.count("AssumeRole")),
+        (3, 2),
+        "and the same one hits"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The MFA code can stay off the command line, which every local user's
+/// `ps` reads: from `BSM_MFA_CODE`, or from standard input with
+/// `--mfa-code -`; it reaches STS either way.
+#[test]
+fn the_mfa_code_can_come_from_the_environment_or_standard_input() {
+    use std::io::Write as _;
+    let dir = temp_dir("bsm-cache-mfa-code");
+    let proxy = Proxy::start(moto().addr());
+    let files = config(&dir, &proxy.endpoint(), "");
+    let serial = "arn:aws:iam::123456789012:mfa/alice";
+    for (how, code) in [("env", "246810"), ("stdin", "135791")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+        isolate(&mut cmd);
+        cmd.env("AWS_CONFIG_FILE", &files.0)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &files.1)
+            .args(["--profile", "src", "--region", "us-east-1"])
+            .args(["--endpoint-url", &proxy.endpoint(), "--role-arn", ROLE])
+            .args(["--mfa-serial", serial, "--no-cache"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if how == "env" {
+            cmd.env("BSM_MFA_CODE", code);
+        } else {
+            cmd.args(["--mfa-code", "-"]);
+        }
+        let mut child = cmd.args(["export", "--format", "process"]).spawn().unwrap();
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(code),
+            "{how}: in argv"
+        );
+        if how == "stdin" {
+            writeln!(child.stdin.take().unwrap(), "{code}").unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sent = proxy
+            .requests()
+            .into_iter()
+            .rfind(|r| r.action() == "AssumeRole")
+            .unwrap();
+        assert_eq!(sent.param("TokenCode").as_deref(), Some(code), "{how}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
