@@ -215,3 +215,166 @@ async fn serve_on(addr: &str, role: &bsm::SessionManager) -> bsm::Result<bsm::Cr
     role.serve_credentials(addr.parse::<SocketAddr>().unwrap())
         .await
 }
+
+/// Reads one HTTP/1.1 answer from a kept-alive connection: the head (lower
+/// case) and the body, by its `Content-Length`.
+fn read_answer(stream: &mut TcpStream) -> std::io::Result<(String, String)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body)?;
+    Ok((head, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// How long until the server closes `stream` (read returns 0 or fails),
+/// waiting at most `limit`; `None` if it stays open.
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => Some(start.elapsed()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Some(start.elapsed()),
+        _ => None,
+    }
+}
+
+async fn served_role() -> (bsm::SessionManager, bsm::CredentialServer) {
+    let bsm = bsm_tests::manager(&moto().endpoint()).await;
+    let role = bsm
+        .assume_role(ROLE)
+        .auto_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    let server = role.serve_credentials(([127, 0, 0, 1], 0)).await.unwrap();
+    (role, server)
+}
+
+fn request(stream: &mut TcpStream, host: &str, token: &str) {
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+    )
+    .unwrap();
+}
+
+/// A connection that never sends a request, or goes quiet after one, is
+/// closed (10 s): no local user can hold connections open for ever. The
+/// answer says no cache may keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_connections_are_closed_and_answers_are_not_cached() {
+    let (_role, server) = served_role().await;
+    let (addr, host, token) = (
+        server.local_addr(),
+        server.local_addr().to_string(),
+        server.authorization_token().to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut silent = TcpStream::connect(addr).unwrap();
+        let mut kept = TcpStream::connect(addr).unwrap();
+        request(&mut kept, &host, &token);
+        let (head, body) = read_answer(&mut kept).unwrap();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("cache-control: no-store"), "{head}");
+        assert!(body.contains("SecretAccessKey"));
+        let limit = Duration::from_secs(20);
+        let idle = std::thread::spawn(move || closed_within(&mut kept, limit));
+        let silent_for = closed_within(&mut silent, limit).expect("a silent connection is closed");
+        let idle_for = idle.join().unwrap().expect("an idle connection is closed");
+        println!("closed after {silent_for:?} silent, {idle_for:?} idle");
+        for t in [silent_for, idle_for] {
+            assert!(t >= Duration::from_secs(5), "not before the timeout: {t:?}");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Once the server is stopped, a connection a client kept alive gets no
+/// more credentials: it is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_is_closed_when_the_server_stops() {
+    let (_role, server) = served_role().await;
+    let (addr, host, token) = (
+        server.local_addr(),
+        server.local_addr().to_string(),
+        server.authorization_token().to_owned(),
+    );
+    let mut kept = tokio::task::spawn_blocking({
+        let (host, token) = (host.clone(), token.clone());
+        move || {
+            let mut kept = TcpStream::connect(addr).unwrap();
+            request(&mut kept, &host, &token);
+            let (head, _) = read_answer(&mut kept).unwrap();
+            assert!(head.starts_with("http/1.1 200"), "{head}");
+            kept
+        }
+    })
+    .await
+    .unwrap();
+    server.shutdown().await;
+    tokio::task::spawn_blocking(move || {
+        kept.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = write!(
+            kept,
+            "GET / HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+        );
+        let answer = read_answer(&mut kept);
+        assert!(answer.is_err(), "served after shutdown: {answer:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// At most 64 connections are served at once: a 65th waits (it is not
+/// answered while 64 idle ones are open) and is answered as soon as one
+/// of them closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_64_connections_are_served_at_once() {
+    let (_role, server) = served_role().await;
+    let (addr, host, token) = (
+        server.local_addr(),
+        server.local_addr().to_string(),
+        server.authorization_token().to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut idle: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        // Each of the 64 is taken in (a request on it is answered at once).
+        request(&mut idle[0], &host, &token);
+        assert!(
+            read_answer(&mut idle[0])
+                .unwrap()
+                .0
+                .starts_with("http/1.1 200")
+        );
+        let mut waiting = TcpStream::connect(addr).unwrap();
+        request(&mut waiting, &host, &token);
+        waiting
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let early = read_answer(&mut waiting);
+        assert!(early.is_err(), "the 65th was served at once: {early:?}");
+        drop(idle.pop());
+        waiting
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (head, _) = read_answer(&mut waiting).expect("served once a slot is free");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    })
+    .await
+    .unwrap();
+}

@@ -599,3 +599,82 @@ fn the_childs_folder_is_only_made_in_a_private_parent() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// CPU time a process has used so far (user + system), from
+/// `/proc/PID/stat`, in clock ticks.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: state is field 3, utime 14.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Out of file descriptors, the server pauses between failed accepts
+/// instead of spinning: with more connections waiting than bsm may open,
+/// it uses well under a tenth of a core (a spinning loop uses a whole
+/// one).
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_the_server_does_not_spin() {
+    let dir = temp_dir("bsm-exec-server-emfile");
+    let uri_file = dir.join("uri");
+    let cmd = bsm(&moto().endpoint());
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
+    // bsm with few file descriptors: a shell lowers the limit, then
+    // becomes bsm.
+    let mut limited = Command::new("sh");
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => limited.env(k, v),
+            None => limited.env_remove(k),
+        };
+    }
+    let mut child = limited
+        .args(["-c", "ulimit -n 40; exec \"$0\" \"$@\""])
+        .arg(program)
+        .args(args)
+        .args(["exec", "--server", "--", "sh", "-c"])
+        .arg(format!(
+            "echo $AWS_CONTAINER_CREDENTIALS_FULL_URI > {}; sleep 8",
+            uri_file.display()
+        ))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&uri_file).map_or(true, |u| u.trim().is_empty()) {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let uri = std::fs::read_to_string(&uri_file).unwrap();
+    let addr: std::net::SocketAddr = uri
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let held: Vec<_> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(child.id()) - before;
+    drop(held);
+    let _ = child.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    println!("{used} ticks in 2 s with {} connections waiting", 80);
+    assert!(
+        used < 20,
+        "{used} clock ticks of CPU in 2 s: the accept loop spins"
+    );
+    assert!(
+        stderr.contains("cannot accept a connection"),
+        "said so: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -16,14 +16,22 @@
 //!   loopback (DNS rebinding) gets `403`.
 //! - Only `GET /` is served; nothing is logged but the method, the status
 //!   and the reason of a refusal, never a token or a key.
+//! - Each answer says `Cache-Control: no-store`.
+//! - A connection must send its request's headers within 10 s, and is
+//!   closed after 10 s idle between requests; at most 64 are served at
+//!   once (more wait in the listen queue); after a failed accept (no file
+//!   descriptors left) it pauses, from 10 ms doubling to 1 s, rather than
+//!   spin.
 //! - It stops when the handle is dropped or [`CredentialServer::shutdown`]
-//!   is called: new connections are refused from then on.
+//!   is called: new connections are refused from then on, and open ones,
+//!   kept alive by a client, are closed.
 //! - The child's settings (see [`CredentialServer::env`]) are in a folder
 //!   of mode 0700 that holds no secret, removed when the server stops.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -94,38 +102,14 @@ impl SessionManager {
             .map_err(|e| bad(&e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| bad(&e.to_string()))?;
         let token: Arc<str> = random_token().map_err(|e| bad(&e))?.into();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let files = ChildFiles::create(&self.child_config())?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = Arc::new(Shared {
             manager: self.clone(),
             host: addr.to_string(),
             token: Arc::clone(&token),
         });
-        let task = tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    a = listener.accept() => a,
-                    _ = &mut stopped => return,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let shared = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let shared = Arc::clone(&shared);
-                        async move { Ok::<_, std::convert::Infallible>(shared.answer(&req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        let files = match ChildFiles::create(&self.child_config()) {
-            Ok(files) => files,
-            Err(e) => {
-                task.abort();
-                return Err(e);
-            }
-        };
+        let task = tokio::spawn(serve(listener, shared, stopped));
         let env = self.server_env(&format!("http://{addr}/"), &token, &files);
         Ok(CredentialServer {
             addr,
@@ -135,6 +119,71 @@ impl SessionManager {
             stop: Some(stop),
             task,
         })
+    }
+}
+
+/// How long a connection may take to send a request's headers, and may
+/// stay open idle between requests: the SDKs send theirs at once.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; more wait in the listen queue until one
+/// closes (each closes within [`HEADER_TIMEOUT`] of going idle).
+const MAX_CONNECTIONS: usize = 64;
+
+/// The longest pause after failed accepts in a row (no file descriptors
+/// left, say): the pause doubles from 10 ms up to this.
+const MAX_ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Accepts connections until `stopped`, at most [`MAX_CONNECTIONS`] at
+/// once, pausing after accept errors; every connection ends when this does
+/// (they live in a `JoinSet`, aborted when it is dropped).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        // Finished connections are reaped as we go.
+        while connections.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            a = async {
+                let slot = Arc::clone(&slots).acquire_owned().await;
+                (slot, listener.accept().await)
+            } => a,
+            _ = &mut stopped => return,
+        };
+        let (Ok(slot), result) = accepted else { return };
+        let stream = match result {
+            Ok((stream, _)) => {
+                pause = Duration::from_millis(10);
+                stream
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pause_ms = pause.as_millis(), "credential server: cannot accept a connection");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {},
+                    _ = &mut stopped => return,
+                }
+                pause = (pause * 2).min(MAX_ACCEPT_PAUSE);
+                continue;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(shared.answer(&req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
@@ -202,6 +251,15 @@ struct Shared {
 fn empty(status: StatusCode) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = status;
+    no_store(resp)
+}
+
+/// Marks an answer as one no cache may keep (it holds credentials).
+fn no_store(mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     resp
 }
 
@@ -249,7 +307,7 @@ impl Shared {
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("application/json"),
         );
-        resp
+        no_store(resp)
     }
 }
 
