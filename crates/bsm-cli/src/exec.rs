@@ -6,12 +6,10 @@
 //! would silently stack.
 //!
 //! With `--server`, bsm stays the parent: it serves the role's refreshing
-//! credentials on a loopback credential server the command polls, forwards
-//! SIGINT, SIGTERM, SIGHUP and SIGQUIT to it, stops the server when it
-//! exits, and exits as it did (128 + the signal when a signal ended it). On
-//! a terminal, the command gets a process group of its own in the
-//! foreground, as a shell gives a job: Ctrl-C reaches it once, from the
-//! terminal, and bsm waits.
+//! credentials on a loopback credential server the command polls, runs the
+//! command as a shell runs a job (signals passed on, job control on a
+//! terminal: `job.rs`), stops the server when it exits, and exits as it
+//! did (128 + the signal when a signal ended it).
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
@@ -72,7 +70,8 @@ fn cannot_run(program: &std::ffi::OsStr, err: &std::io::Error) -> ExitCode {
     }
 }
 
-/// `exec --server`: serves `role`'s credentials while `command` runs.
+/// `exec --server`: serves `role`'s credentials while `command` runs (as a
+/// job: see `job.rs`).
 pub async fn serve_and_run(
     role: &bsm::SessionManager,
     command: &[OsString],
@@ -83,52 +82,12 @@ pub async fn serve_and_run(
     cmd.args(args);
     server.env().apply(&mut cmd);
     cmd.env(MARK, "1");
-    #[cfg(unix)]
-    let terminal = foreground::Terminal::of_stdin(&mut cmd);
-    let mut child = match tokio::process::Command::from(cmd).spawn() {
-        Ok(child) => child,
+    let status = match crate::job::run(cmd).await {
+        Ok(status) => status,
         Err(err) => return Ok(cannot_run(program, &err)),
     };
-    #[cfg(unix)]
-    let _foreground = terminal.map(|t| t.hand_to(child.id()));
-    let status = wait_forwarding(&mut child).await?;
     server.shutdown().await;
     Ok(exit_code(status))
-}
-
-/// Waits for `child`, passing on the signals bsm receives.
-#[cfg(unix)]
-async fn wait_forwarding(
-    child: &mut tokio::process::Child,
-) -> Result<std::process::ExitStatus, Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let pid = child.id().and_then(|p| i32::try_from(p).ok());
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut quit = signal(SignalKind::quit())?;
-    loop {
-        let sig = tokio::select! {
-            status = child.wait() => return Ok(status?),
-            _ = int.recv() => libc::SIGINT,
-            _ = term.recv() => libc::SIGTERM,
-            _ = hup.recv() => libc::SIGHUP,
-            _ = quit.recv() => libc::SIGQUIT,
-        };
-        if let Some(pid) = pid {
-            // SAFETY: kill(2) on the PID of the child bsm started and waits for.
-            unsafe {
-                libc::kill(pid, sig);
-            }
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_forwarding(
-    child: &mut tokio::process::Child,
-) -> Result<std::process::ExitStatus, Failure> {
-    Ok(child.wait().await?)
 }
 
 /// The child's exit code, or 128 + the signal that ended it.
@@ -144,62 +103,4 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
         }
     }
     ExitCode::FAILURE
-}
-
-/// Job control on a terminal: the child gets a process group of its own,
-/// in the foreground, so keys like Ctrl-C reach it (once) and not bsm.
-#[cfg(unix)]
-mod foreground {
-    use std::os::unix::process::CommandExt as _;
-
-    /// Standard input is a terminal.
-    pub struct Terminal;
-
-    /// Gives the terminal back to bsm's process group when dropped.
-    pub struct Handed;
-
-    impl Terminal {
-        /// When standard input is a terminal, sets `cmd` to start in a
-        /// process group of its own.
-        pub fn of_stdin(cmd: &mut std::process::Command) -> Option<Self> {
-            // SAFETY: isatty has no preconditions.
-            if unsafe { libc::isatty(0) } != 1 {
-                return None;
-            }
-            // SAFETY: setpgid is async-signal-safe, as pre_exec requires.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::setpgid(0, 0);
-                    Ok(())
-                });
-            }
-            Some(Self)
-        }
-
-        /// Puts the child's process group in the terminal's foreground
-        /// (consumes the proof that there is a terminal).
-        #[allow(clippy::unused_self)]
-        pub fn hand_to(self, pid: Option<u32>) -> Handed {
-            if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
-                // SAFETY: plain system calls on our own child and terminal;
-                // SIGTTOU is ignored so that a background bsm may call
-                // tcsetpgrp.
-                unsafe {
-                    libc::setpgid(pid, pid);
-                    libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-                    libc::tcsetpgrp(0, pid);
-                }
-            }
-            Handed
-        }
-    }
-
-    impl Drop for Handed {
-        fn drop(&mut self) {
-            // SAFETY: as above; SIGTTOU stays ignored.
-            unsafe {
-                libc::tcsetpgrp(0, libc::getpgrp());
-            }
-        }
-    }
 }

@@ -6,6 +6,7 @@
 mod cache;
 mod exec;
 mod export;
+mod job;
 mod log;
 mod manager;
 mod prompt;

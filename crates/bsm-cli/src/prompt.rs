@@ -20,6 +20,24 @@ pub fn mfa_code(serial: &str) -> Result<String, Failure> {
                  give it with --mfa-code"
             )
         })?;
+    // Reading the terminal while another process group has it would stop
+    // bsm (SIGTTIN): when bsm runs in the background, or under `exec
+    // --server` while the command has the terminal.
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: tcgetpgrp on an open terminal; getpgrp has no
+        // preconditions.
+        let (holder, ours) = unsafe { (libc::tcgetpgrp(tty.as_raw_fd()), libc::getpgrp()) };
+        if holder != ours {
+            return Err(format!(
+                "an MFA code is needed for {serial}, and the terminal belongs to another job: \
+                 give it with --mfa-code or BSM_MFA_CODE, or use --mfa-session (under exec \
+                 --server, roles then refresh without a code)"
+            )
+            .into());
+        }
+    }
     let mut out = &tty;
     write!(out, "MFA code for {serial}: ")?;
     out.flush()?;

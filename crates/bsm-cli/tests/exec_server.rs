@@ -678,3 +678,238 @@ fn out_of_file_descriptors_the_server_does_not_spin() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `bsm` as a shell command line (each word single-quoted), with the
+/// variables of [`bsm`] before it.
+#[cfg(unix)]
+fn bsm_line(endpoint: &str, rest: &str) -> String {
+    let cmd = bsm(endpoint);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    // env takes its options (-u NAME) before the first NAME=VALUE.
+    let mut line = String::from("env");
+    for (k, _) in cmd.get_envs().filter(|(_, v)| v.is_none()) {
+        line.push_str(" -u ");
+        line.push_str(&k.to_string_lossy());
+    }
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            line.push(' ');
+            line.push_str(&k.to_string_lossy());
+            line.push('=');
+            line.push_str(&quote(v));
+        }
+    }
+    line.push(' ');
+    line.push_str(&quote(cmd.get_program()));
+    for a in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    line.push(' ');
+    line.push_str(rest);
+    line
+}
+
+/// Runs the steps of `job_control_on_tty.py` in an interactive bash on a
+/// terminal: the transcript, and whether every awaited text appeared.
+#[cfg(unix)]
+fn on_a_terminal(steps: &[String]) -> (bool, String) {
+    default_signal_dispositions();
+    let out = bsm_tests::isolated("python")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/job_control_on_tty.py"
+        ))
+        .args(steps)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Ctrl-Z stops the command and gives the shell its terminal back, as for
+/// any job; `fg` gives it to the command again, which reads from it and
+/// finishes; bsm exits as it did.
+#[cfg(unix)]
+#[test]
+fn ctrl_z_stops_the_job_and_fg_continues_it() {
+    let line = bsm_line(
+        &moto().endpoint(),
+        "exec --server -- sh -c 'echo started-$((1+1)); read line; echo got-$((2+2)):$line'",
+    );
+    // What is awaited is never what was typed (the terminal echoes it):
+    // the shell works it out, `$((1+1))`.
+    let steps = [
+        "send:PS1='P$((2+2))> '\\n".to_owned(),
+        "expect:10:P4> ".to_owned(),
+        format!("send:{}\\n", line.replace('\\', "\\\\")),
+        "expect:60:started-2".to_owned(),
+        "send:\\x1a".to_owned(),
+        "expect:10:Stopped".to_owned(),
+        "expect:10:P4> ".to_owned(),
+        "send:echo shell-has-it-$((3+3))\\n".to_owned(),
+        "expect:10:shell-has-it-6".to_owned(),
+        "send:fg\\n".to_owned(),
+        "expect:10:read line".to_owned(),
+        "send:typed-after-fg\\n".to_owned(),
+        "expect:20:got-4:typed-after-fg".to_owned(),
+        "send:echo status-$((5+5))=$?\\n".to_owned(),
+        "expect:20:status-10=0".to_owned(),
+    ];
+    let (ok, transcript) = on_a_terminal(&steps);
+    assert!(ok, "{transcript}");
+}
+
+/// `bsm exec --server -- CMD &` leaves the shell its terminal: the job
+/// runs and ends in the background, and the shell goes on reading what is
+/// typed.
+#[cfg(unix)]
+#[test]
+fn a_background_job_leaves_the_shell_its_terminal() {
+    let line = bsm_line(
+        &moto().endpoint(),
+        "exec --server -- sh -c 'sleep 1; echo background-$((1+1))' &",
+    );
+    let steps = [
+        "send:PS1='P$((2+2))> '\\n".to_owned(),
+        "expect:10:P4> ".to_owned(),
+        format!("send:{}\\n", line.replace('\\', "\\\\")),
+        "expect:60:background-2".to_owned(),
+        "send:sleep 2; echo still-reads-$((3+3))\\n".to_owned(),
+        "expect:20:still-reads-6".to_owned(),
+        "send:jobs; echo listed-$((4+4))\\n".to_owned(),
+        "expect:10:listed-8".to_owned(),
+    ];
+    let (ok, transcript) = on_a_terminal(&steps);
+    assert!(ok, "{transcript}");
+}
+
+/// A SIGTERM that reaches bsm the moment the command starts (the command
+/// itself sends it, first thing) is passed on: bsm listens before it
+/// starts the command, so it never dies of the signal and leaves the
+/// command without its server. Twenty times over, each must end with the
+/// command's own trap.
+#[cfg(unix)]
+#[test]
+fn a_signal_the_moment_the_command_starts_reaches_it() {
+    default_signal_dispositions();
+    for round in 0..20 {
+        let mut child = bsm(&moto().endpoint())
+            .args(["exec", "--server", "--", "sh", "-c"])
+            // Bounded, so that a command bsm left behind ends by itself.
+            .arg("trap 'exit 7' TERM; kill -TERM $PPID; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("round {round}: bsm did not end");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(7), "round {round}: {status:?}");
+    }
+}
+
+/// Asked for an MFA code while another job has the terminal (bsm in the
+/// background), bsm fails at once saying how to give the code, rather than
+/// stop (SIGTTIN) and wait for `fg`.
+#[cfg(unix)]
+#[test]
+fn an_mfa_prompt_in_the_background_fails_at_once() {
+    let line = bsm_line(
+        &moto().endpoint(),
+        "--mfa-serial arn:aws:iam::123456789012:mfa/alice --no-cache whoami &",
+    );
+    let steps = [
+        "send:PS1='P$((2+2))> '\\n".to_owned(),
+        "expect:10:P4> ".to_owned(),
+        format!("send:{}\\n", line.replace('\\', "\\\\")),
+        "expect:60:belongs to another job".to_owned(),
+        "send:sleep 1; jobs; echo listed-$((4+4))\\n".to_owned(),
+        "expect:20:listed-8".to_owned(),
+    ];
+    let (ok, transcript) = on_a_terminal(&steps);
+    assert!(ok, "{transcript}");
+    assert!(!transcript.contains("Stopped"), "{transcript}");
+}
+
+/// On a terminal, `exec --server --mfa-serial` asks for the code before
+/// the command starts, while bsm has the terminal: the code typed reaches
+/// the first `AssumeRole` and the command reads the role. (The prompt used
+/// to come with the command's first request, after the terminal went to
+/// the command, and bsm stopped on reading it.)
+#[cfg(unix)]
+#[test]
+fn exec_server_asks_for_the_mfa_code_before_the_command_starts() {
+    default_signal_dispositions();
+    let dir = temp_dir("bsm-exec-server-mfa");
+    let proxy = Proxy::start(moto().addr());
+    let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+    let cmd = bsm(&proxy.endpoint());
+    let mut driver = bsm_tests::isolated("python");
+    driver
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/answer_on_tty.py"
+        ))
+        .arg(&stdout)
+        .arg(&stderr)
+        .arg("112233")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .args(["--mfa-serial", "arn:aws:iam::123456789012:mfa/alice"])
+        .args(["exec", "--server", "--"])
+        .arg(venv_bin("aws"))
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--output",
+            "text",
+            "--query",
+            "Arn",
+        ]);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => driver.env(k, v),
+            None => driver.env_remove(k),
+        };
+    }
+    let mut child = driver.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "bsm never finished: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = std::fs::read_to_string(&stdout).unwrap_or_default();
+    let err = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(status.success(), "{status:?}: {out} {err}");
+    assert_eq!(
+        out.trim(),
+        "arn:aws:sts::123456789012:assumed-role/bsm-exec-server/served"
+    );
+    let sent = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.action() == "AssumeRole")
+        .unwrap();
+    assert_eq!(sent.param("TokenCode").as_deref(), Some("112233"));
+    let _ = std::fs::remove_dir_all(dir);
+}
