@@ -61,9 +61,11 @@ commands:
   mutants [--iterate] [FILE...]
         mutation testing (cargo-mutants, installed with `cargo install
         cargo-mutants`) of assume_role, identity, snapshot, secret_file,
-        cli_env and credentials in bsm-core, each against its tests; in
-        place, an hour or more on 2 cores; results in target/mutants/; --iterate
-        tests only what the last run did not catch
+        cli_env, credentials, client_cache and server in bsm-core and of
+        cache, exec, job and export in bsm-cli, each against its tests (FILE:
+        a file stem, e.g. `server`); in place, hours on 2 cores; results in
+        target/mutants/<crate>-<file>/; --iterate tests only what the last
+        run did not catch
   bench-build [--runs N]
         build cost from clean in target/bench-build: a binary with bsm vs
         aws-config + aws-sdk-s3, each case built N times (default 3) in

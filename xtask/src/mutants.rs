@@ -7,24 +7,49 @@
 
 use crate::{cargo, root, run};
 
-/// Each file, and the test targets that exercise it (the unit tests of
-/// bsm-core always run too). The slow suites (`slow_sts`, `differential`)
-/// are left out: a minute per mutant is what keeps the run to hours.
-const TARGETS: &[(&str, &[&str])] = &[
-    ("cli_env", &["handoff", "env_guard"]),
-    ("identity", &["session", "alias", "regions", "sources"]),
+/// Each file (by its path under `crates/`), the packages whose tests
+/// exercise it, and those test targets (the unit tests of those packages
+/// always run too). The slow suites (`slow_sts`, `differential`,
+/// `handoff_matrix`) are left out: a minute per mutant is what keeps the
+/// run to hours.
+const TARGETS: &[(&str, &[&str], &[&str])] = &[
+    ("bsm-core/src/cli_env.rs", CORE, &["handoff", "env_guard"]),
     (
-        "credentials",
+        "bsm-core/src/identity.rs",
+        CORE,
+        &["session", "alias", "regions", "sources"],
+    ),
+    (
+        "bsm-core/src/credentials.rs",
+        CORE,
         &["sources", "expiry", "builder", "bad_input"],
     ),
-    ("snapshot", &["handoff", "bad_input", "secrets"]),
-    ("secret_file", &["handoff", "bad_input"]),
     (
-        "assume_role",
+        "bsm-core/src/snapshot.rs",
+        CORE,
+        &["handoff", "bad_input", "secrets"],
+    ),
+    ("bsm-core/src/secret_file.rs", CORE, &["handoff", "bad_input"]),
+    (
+        "bsm-core/src/assume_role.rs",
+        CORE,
         &["assume_role", "expiry", "faults", "secrets", "bad_input"],
     ),
-    ("client_cache", &["session", "concurrency"]),
+    (
+        "bsm-core/src/client_cache.rs",
+        CORE,
+        &["session", "concurrency"],
+    ),
+    ("bsm-core/src/server.rs", CORE_AND_CLI, &["server", "exec_server"]),
+    ("bsm-cli/src/cache.rs", CLI, &["session_cache", "cli"]),
+    ("bsm-cli/src/exec.rs", CLI, &["exec_server", "cli"]),
+    ("bsm-cli/src/job.rs", CLI, &["exec_server"]),
+    ("bsm-cli/src/export.rs", CLI, &["cli", "session_cache"]),
 ];
+
+const CORE: &[&str] = &["bsm-core", "bsm-tests"];
+const CORE_AND_CLI: &[&str] = &["bsm-core", "bsm-tests", "bsm-cli"];
+const CLI: &[&str] = &["bsm-cli"];
 
 /// Runs cargo-mutants on each file (or only those named in `only`).
 pub fn run_all(args: &[String]) -> Result<(), String> {
@@ -33,11 +58,17 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
     let iterate = args.iter().any(|a| a == "--iterate");
     let only: Vec<&String> = args.iter().filter(|a| *a != "--iterate").collect();
     let venv = crate::emulator::ensure_venv(&root())?;
-    for (file, tests) in TARGETS {
-        if !only.is_empty() && !only.iter().any(|o| o.as_str() == *file) {
+    for (path, packages, tests) in TARGETS {
+        let file = std::path::Path::new(path)
+            .file_stem()
+            .and_then(|f| f.to_str())
+            .unwrap_or(path);
+        let crate_dir = path.split('/').next().unwrap_or_default();
+        let name = format!("{crate_dir}-{file}");
+        if !only.is_empty() && !only.iter().any(|o| o.as_str() == file || o.as_str() == name) {
             continue;
         }
-        let out = root().join("target/mutants").join(file);
+        let out = root().join("target/mutants").join(&name);
         std::fs::create_dir_all(&out)
             .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let mut cmd = cargo();
@@ -56,13 +87,19 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
             "900",
         ])
         .arg("--file")
-        .arg(format!("crates/bsm-core/src/{file}.rs"))
-        // Only bsm-core's unit tests and the named test targets are built
-        // and run (`--cargo-arg` reaches both the build and the test
+        .arg(format!("crates/{path}"));
+        // Only these packages' unit tests and the named test targets are
+        // built and run (`--cargo-arg` reaches both the build and the test
         // phase): relinking every test binary of the workspace per mutant
         // is what made a mutant cost most of a minute.
-        .args(["--test-package", "bsm-core", "--test-package", "bsm-tests"])
-        .arg("--cargo-arg=--lib")
+        for p in *packages {
+            cmd.args(["--test-package", p]);
+        }
+        cmd.arg(if packages.contains(&"bsm-core") {
+            "--cargo-arg=--lib"
+        } else {
+            "--cargo-arg=--bins"
+        })
         .arg("--output")
         .arg(&out);
         for t in *tests {
@@ -76,7 +113,7 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
         // cargo-mutants exits non-zero when mutants survive: that is the
         // report, not a failure of this command.
         if let Err(e) = run(cmd) {
-            println!("{file}: {e} (see target/mutants/{file}/mutants.out)");
+            println!("{name}: {e} (see target/mutants/{name}/mutants.out)");
         }
     }
     Ok(())
