@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use bsm::{Error, SessionManager};
+use bsm::{Error, Input, SessionManager};
 use bsm_tests::{DEAD_ENDPOINT, Proxy, SimClock, error_chain, manager, manager_with_clock, moto};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-test";
@@ -389,49 +389,52 @@ async fn chaining_and_cross_account_identity() {
 async fn bad_input_fails_before_any_request() {
     let proxy = Proxy::start(moto().addr());
     let bsm = manager(&proxy.endpoint()).await;
-    let cases: Vec<(bsm::AssumeRoleBuilder, &str)> = vec![
-        (bsm.assume_role("admin"), "role ARN"),
-        (bsm.assume_role("arn:aws:iam::1234:role/admin"), "role ARN"),
+    let cases: Vec<(bsm::AssumeRoleBuilder, Input)> = vec![
+        (bsm.assume_role("admin"), Input::RoleArn),
+        (
+            bsm.assume_role("arn:aws:iam::1234:role/admin"),
+            Input::RoleArn,
+        ),
         (
             bsm.assume_role("arn:aws:iam::123456789012:user/alice"),
-            "role ARN",
+            Input::RoleArn,
         ),
         (
             bsm.assume_role(ROLE).duration(Duration::from_secs(899)),
-            "duration",
+            Input::Duration,
         ),
         (
             bsm.assume_role(ROLE).duration(Duration::from_secs(43_201)),
-            "duration",
+            Input::Duration,
         ),
         (
             bsm.assume_role(ROLE).role_session_name(""),
-            "role session name",
+            Input::RoleSessionName,
         ),
         (
             bsm.assume_role(ROLE).role_session_name("has space"),
-            "role session name",
+            Input::RoleSessionName,
         ),
         (
             bsm.assume_role(ROLE).role_session_name("a/b"),
-            "role session name",
+            Input::RoleSessionName,
         ),
         (
             bsm.assume_role(ROLE)
                 .refresh_buffer(Duration::from_secs(1800)),
-            "refresh buffer",
+            Input::RefreshBuffer,
         ),
         (
             bsm.assume_role(ROLE)
                 .mfa("arn:aws:iam::123456789012:mfa/alice", "12ab"),
-            "MFA token code",
+            Input::MfaCode,
         ),
-        (bsm.assume_role(ROLE).region(""), "region"),
+        (bsm.assume_role(ROLE).region(""), Input::Region),
     ];
     for (builder, want) in cases {
         let err = builder.send().await.unwrap_err();
         match &err {
-            Error::InvalidInput { what, .. } => assert_eq!(*what, want, "{err}"),
+            Error::InvalidInput { input, .. } => assert_eq!(*input, want, "{err}"),
             other => panic!("expected InvalidInput for {want}, got {other:?}"),
         }
     }
@@ -446,7 +449,18 @@ async fn sts_errors_carry_the_role_arn() {
         Error::AssumeRole { role_arn, .. } => assert_eq!(role_arn, ROLE),
         other => panic!("expected AssumeRole, got {other:?}"),
     }
-    assert_eq!(err.to_string(), format!("cannot assume role `{ROLE}`"));
+    // What failed and why, in one line; the kind and the io::Error below.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot assume role `{ROLE}`: STS AssumeRole failed: cannot connect: Connection refused (os error 111)"
+        )
+    );
+    assert_eq!(err.service_kind(), Some(bsm::ServiceErrorKind::Connection));
+    assert_eq!(
+        err.find::<std::io::Error>().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
     assert!(error_chain(&err).contains("STS AssumeRole failed"));
 }
 
@@ -508,18 +522,18 @@ async fn an_mfa_session_sends_one_get_session_token_and_ends_with_it() {
         "the session's own key"
     );
     for (serial, code, secs, what) in [
-        ("", "123456", 1800, "MFA serial"),
-        (serial, "12345", 1800, "MFA code"),
-        (serial, "12345a", 1800, "MFA code"),
-        (serial, "123456", 899, "MFA session duration"),
-        (serial, "123456", 129_601, "MFA session duration"),
+        ("", "123456", 1800, Input::MfaSerial),
+        (serial, "12345", 1800, Input::MfaCode),
+        (serial, "12345a", 1800, Input::MfaCode),
+        (serial, "123456", 899, Input::MfaSessionDuration),
+        (serial, "123456", 129_601, Input::MfaSessionDuration),
     ] {
         let err = bsm
             .mfa_session(serial, code, Duration::from_secs(secs))
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, bsm::Error::InvalidInput { what: w, .. } if *w == what),
+            matches!(&err, bsm::Error::InvalidInput { input, .. } if *input == what),
             "{err:?}"
         );
         assert!(!err.to_string().contains(code) || code.is_empty(), "{err}");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bsm::aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
-use bsm::{Error, SessionManager, Snapshot};
+use bsm::{Error, Input, SessionManager, Snapshot};
 use bsm_tests::{manager, moto, unique};
 
 /// Every file under `dir` and its content.
@@ -27,7 +27,7 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// What kind of error a row must give, and the input it must name.
 enum Want {
-    Invalid(&'static str),
+    Invalid(Input),
     Credentials(&'static str),
     ProfileNotFound(&'static str),
     Snapshot(PathBuf),
@@ -80,6 +80,8 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
         aws_access_key_id: "AKIA".into(),
         aws_secret_access_key: "s".into(),
         aws_session_token: None,
+        endpoint_url: None,
+        expiration: None,
     };
     // Each row runs on its own, and the folder is compared right after it.
     let mut checked = 0;
@@ -94,7 +96,7 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
     row!(
         "malformed role ARN",
         bsm.assume_role("arn:aws:iam:role").send().await,
-        Want::Invalid("role ARN")
+        Want::Invalid(Input::RoleArn)
     );
     row!(
         "duration too short",
@@ -102,7 +104,7 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             .duration(Duration::from_secs(60))
             .send()
             .await,
-        Want::Invalid("duration")
+        Want::Invalid(Input::Duration)
     );
     row!(
         "duration too long",
@@ -110,17 +112,17 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             .duration(Duration::from_secs(86_400))
             .send()
             .await,
-        Want::Invalid("duration")
+        Want::Invalid(Input::Duration)
     );
     row!(
         "empty session name",
         bsm.assume_role(role).role_session_name("").send().await,
-        Want::Invalid("role session name")
+        Want::Invalid(Input::RoleSessionName)
     );
     row!(
         "invalid session name",
         bsm.assume_role(role).role_session_name("a b").send().await,
-        Want::Invalid("role session name")
+        Want::Invalid(Input::RoleSessionName)
     );
     row!(
         "unknown profile",
@@ -135,7 +137,7 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
     row!(
         "empty region",
         SessionManager::builder().region("").build().await,
-        Want::Invalid("region")
+        Want::Invalid(Input::Region)
     );
     row!(
         "missing snapshot",
@@ -181,7 +183,7 @@ async fn every_bad_input_is_a_typed_error_and_changes_nothing() {
             .profile_name("other")
             .build()
             .await,
-        Want::Invalid("profile name")
+        Want::Invalid(Input::ProfileName)
     );
     assert_eq!(checked, 16);
     let _ = std::fs::remove_dir_all(dir);
@@ -193,8 +195,8 @@ fn check(name: &str, result: Result<SessionManager, Error>, want: Want) {
     };
     let text = err.to_string();
     match (&err, want) {
-        (Error::InvalidInput { what, .. }, Want::Invalid(w)) => {
-            assert_eq!(*what, w, "{name}: {text}");
+        (Error::InvalidInput { input, .. }, Want::Invalid(w)) => {
+            assert_eq!(*input, w, "{name}: {text}");
         }
         (
             Error::Credentials {

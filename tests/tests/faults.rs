@@ -91,10 +91,20 @@ async fn a_persistent_fault_is_a_typed_error_and_is_not_cached() {
     );
     match &err {
         Error::Service {
-            operation, code, ..
+            operation,
+            code,
+            kind,
+            status,
+            ..
         } => {
             assert_eq!(*operation, "STS GetCallerIdentity");
-            assert_eq!(code.as_deref(), Some("HTTP 503"));
+            assert_eq!(*code, None, "the answer had no error code");
+            assert_eq!(*kind, bsm::ServiceErrorKind::ErrorAnswer);
+            assert_eq!(*status, Some(503));
+            assert_eq!(
+                err.to_string(),
+                "STS GetCallerIdentity failed: the service answered HTTP 503"
+            );
         }
         other => panic!("expected Error::Service, got {other:?}"),
     }
@@ -240,4 +250,69 @@ fn a_refresh_cut_off_with_its_runtime_is_started_again() {
         .expect("not left waiting for the refresh that died")
         .expect("a new refresh");
     assert_ne!(renewed.access_key_id(), first.access_key_id());
+}
+
+/// Each way a request can fail is its own kind, with what AWS said where
+/// it answered: an error answer (code, message, request id, status, and
+/// the SDK's modeled error by `find`), an unreadable answer, a timeout, a
+/// refused connection. A refused connection and an error answer without a
+/// code no longer look alike.
+#[tokio::test]
+async fn each_kind_of_failure_is_told_apart() {
+    use bsm::ServiceErrorKind as Kind;
+    use bsm::aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy).await;
+    let cases = [
+        (Fault::Throttling, Kind::ErrorAnswer),
+        (Fault::Unavailable, Kind::ErrorAnswer),
+        (
+            Fault::Respond(200, "<html>a proxy's page</html>"),
+            Kind::MalformedAnswer,
+        ),
+        (Fault::Stall(Duration::from_secs(5)), Kind::Timeout),
+    ];
+    for (fault, kind) in cases {
+        proxy.fail_all(Some("GetCallerIdentity"), fault);
+        let err = bsm.aws_account_id().await.unwrap_err();
+        proxy.clear_faults();
+        assert_eq!(err.service_kind(), Some(kind), "{fault:?}: {err:?}");
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
+        if let Fault::Throttling = fault {
+            assert_eq!(err.code(), Some("Throttling"));
+            let Error::Service {
+                message,
+                request_id,
+                status,
+                ..
+            } = &err
+            else {
+                panic!("{err:?}")
+            };
+            assert_eq!(*status, Some(400));
+            assert!(message.is_some(), "{err:?}");
+            assert!(request_id.is_some(), "{err:?}");
+            assert!(err.find::<GetCallerIdentityError>().is_some(), "{err:?}");
+            assert!(
+                err.to_string()
+                    .starts_with("STS GetCallerIdentity failed: Throttling: "),
+                "{err}"
+            );
+        }
+    }
+    let dead = SessionManager::builder()
+        .credentials("testing", "testing", None)
+        .region("us-east-1")
+        .endpoint_url(bsm_tests::DEAD_ENDPOINT)
+        .retry_config(RetryConfig::disabled())
+        .build()
+        .await
+        .unwrap();
+    let err = dead.aws_account_id().await.unwrap_err();
+    assert_eq!(err.service_kind(), Some(Kind::Connection), "{err:?}");
+    assert_eq!(
+        err.find::<std::io::Error>().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+    assert!(err.to_string().contains("cannot connect"), "{err}");
 }

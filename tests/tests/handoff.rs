@@ -67,6 +67,9 @@ async fn aws_cli_env_follows_the_python_rules() {
             ("AWS_CREDENTIAL_SCOPE", None),
             ("AWS_ACCESS_KEY", None),
             ("AWS_SECRET_KEY", None),
+            ("AMAZON_ACCESS_KEY_ID", None),
+            ("AMAZON_SECRET_ACCESS_KEY", None),
+            ("AMAZON_SESSION_TOKEN", None),
             ("AWS_PROFILE", None),
             ("AWS_DEFAULT_PROFILE", None),
             ("AWS_ROLE_ARN", None),
@@ -80,6 +83,7 @@ async fn aws_cli_env_follows_the_python_rules() {
             ("AWS_REGION", Some("us-east-1")),
             ("AWS_DEFAULT_REGION", Some("us-east-1")),
             ("AWS_ENDPOINT_URL", Some(moto().endpoint().as_str())),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", Some("false")),
         ]
     );
 
@@ -161,7 +165,10 @@ async fn temp_snapshot_writes_0600_never_clobbers_and_cleans_up() {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            r#"{"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}"#
+            format!(
+                r#"{{"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing", "default_client_kwargs": {{"endpoint_url": "{}"}}}}"#,
+                moto().endpoint()
+            )
         );
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -202,6 +209,8 @@ fn concurrent_writers_of_one_new_path_make_one_file_and_clobber_nothing() {
             aws_access_key_id: format!("AKIARACE{i:012}"),
             aws_secret_access_key: format!("secret-{i}"),
             aws_session_token: None,
+            endpoint_url: None,
+            expiration: None,
         })
         .collect();
     let barrier = std::sync::Barrier::new(8);
@@ -247,6 +256,8 @@ async fn snapshots_are_read_only_from_the_users_own_small_regular_files() {
         aws_access_key_id: "AKIAOWNFILE000000001".into(),
         aws_secret_access_key: "own-secret".into(),
         aws_session_token: None,
+        endpoint_url: None,
+        expiration: None,
     };
     let real = dir.join("real.json");
     good.write_new(&real).unwrap();
@@ -373,6 +384,8 @@ async fn bad_snapshot_files_are_typed_errors_naming_the_path() {
         aws_access_key_id: "AKIA".into(),
         aws_secret_access_key: "s".into(),
         aws_session_token: None,
+        endpoint_url: None,
+        expiration: None,
     };
     let cases: Vec<(&str, Option<&str>)> = vec![
         ("missing.json", None),
@@ -442,11 +455,16 @@ async fn snapshots_cross_to_python_and_back() {
     let dir = temp_dir("bsm-handoff");
     let path = dir.join("from-rust.json");
     let _guard = role.temp_snapshot(&path).await.unwrap();
+    // The endpoint comes from the snapshot alone (no AWS_ENDPOINT_URL
+    // here): `default_client_kwargs`, which the Python package passes to
+    // every client; its `is_expired()` still works.
     let out = isolated("python")
+        .env_remove("AWS_ENDPOINT_URL")
         .arg("-c")
         .arg(
             "import sys\nfrom boto_session_manager.api import BotoSesManager\n\
              bsm = BotoSesManager.from_snapshot_file(sys.argv[1])\n\
+             assert not bsm.is_expired()\n\
              print(bsm.sts_client.get_caller_identity()['Arn'])",
         )
         .arg(&path)
@@ -503,5 +521,66 @@ async fn snapshots_cross_to_python_and_back() {
         python_arn,
         "arn:aws:sts::999988887777:assumed-role/interop/python-wrote"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A snapshot carries the endpoint and, when it is fixed, the expiry: the
+/// manager read back from the file talks to the same endpoint and ends
+/// when the credentials do. The expiry is in `PATH.expiry` beside it (0600,
+/// removed with the snapshot), and is not taken from an expiry file of
+/// other keys.
+#[tokio::test]
+async fn a_snapshot_keeps_the_endpoint_and_the_expiry() {
+    let bsm = manager(&moto().endpoint()).await;
+    let role = bsm
+        .assume_role("arn:aws:iam::999988887777:role/carried")
+        .role_session_name("carried")
+        .duration(Duration::from_secs(900))
+        .send()
+        .await
+        .unwrap();
+    let end = role.expiration_time().expect("a one-shot role's end");
+    let dir = temp_dir("bsm-snapshot-carried");
+    let path = dir.join("snap.json");
+    let sidecar = dir.join("snap.json.expiry");
+    {
+        let guard = role.temp_snapshot(&path).await.unwrap();
+        #[cfg(unix)]
+        assert_eq!(mode(&sidecar), 0o600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with(&format!(
+                ", \"default_client_kwargs\": {{\"endpoint_url\": \"{}\"}}}}",
+                moto().endpoint()
+            )),
+            "{text}"
+        );
+        let child = SessionManager::from_snapshot_file(guard.path())
+            .await
+            .unwrap();
+        assert_eq!(child.endpoint_url(), Some(moto().endpoint().as_str()));
+        let got = child.expiration_time().expect("the expiry came along");
+        let secs =
+            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs(got), secs(end));
+        assert_eq!(
+            child.principal_arn().await.unwrap(),
+            "arn:aws:sts::999988887777:assumed-role/carried/carried",
+            "the child talks to moto, from the snapshot's endpoint"
+        );
+    }
+    assert!(!path.exists() && !sidecar.exists(), "both removed");
+
+    // An expiry file of other keys (a snapshot written over by the Python
+    // package, say) is not taken.
+    let snap = role.to_snapshot().await.unwrap();
+    snap.write_new(&path).unwrap();
+    let other = Snapshot {
+        aws_access_key_id: "AKIAOTHERKEYS0000001".into(),
+        ..snap.clone()
+    };
+    other.write_replace(dir.join("other.json")).unwrap();
+    std::fs::rename(dir.join("other.json.expiry"), &sidecar).unwrap();
+    assert_eq!(Snapshot::read(&path).unwrap().expiration, None);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -389,7 +389,17 @@ async fn identity_errors_reach_every_concurrent_caller_and_are_not_kept() {
             err.to_string().starts_with("STS GetCallerIdentity failed"),
             "{err}"
         );
-        assert_eq!(err.code(), Some("HTTP 503"));
+        assert_eq!(err.service_kind(), Some(bsm::ServiceErrorKind::ErrorAnswer));
+        assert!(
+            matches!(
+                &err,
+                bsm::Error::Service {
+                    status: Some(503),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(std::error::Error::source(&err).is_some());
     }
     assert_eq!(
@@ -564,4 +574,69 @@ async fn more_managers_than_a_thread_keeps_at_hand_each_serve_their_own_client()
         assert!(!std::ptr::eq(m.s3_client().config(), first.config()));
         assert_eq!(m.cache_stats().clients_built, 1);
     }
+}
+
+/// A client kept from before `clear_cache` signs with the credentials read
+/// again, as a new one does: the keys in the credentials file are rotated
+/// to another IAM user's, and the kept client's next request (counted at
+/// the proxy by the key it is signed with) is that user's.
+#[tokio::test]
+async fn a_client_kept_across_clear_cache_signs_with_the_keys_read_again() {
+    let (first, rotated) = (
+        bsm_tests::sources::iam_user("kept-before").await,
+        bsm_tests::sources::iam_user("kept-after").await,
+    );
+    let dir = bsm_tests::temp_dir("bsm-kept-client");
+    let (config, credentials) = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(&config, "[profile rotating]\nregion = us-east-1\n").unwrap();
+    let keys = |u: &bsm_tests::sources::User| {
+        format!(
+            "[rotating]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            u.key_id, u.secret
+        )
+    };
+    std::fs::write(&credentials, keys(&first)).unwrap();
+    let proxy = Proxy::start(moto().addr());
+    let bsm = SessionManager::builder()
+        .profile_name("rotating")
+        .profile_file_paths(&config, &credentials)
+        .endpoint_url(proxy.endpoint())
+        .build()
+        .await
+        .unwrap();
+    let kept = bsm.sts_client();
+    let arn = |out: bsm::aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput| {
+        out.arn().unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        arn(kept.get_caller_identity().send().await.unwrap()),
+        first.arn
+    );
+    std::fs::write(&credentials, keys(&rotated)).unwrap();
+    bsm.clear_cache();
+    assert_eq!(
+        arn(kept.get_caller_identity().send().await.unwrap()),
+        rotated.arn,
+        "the kept client"
+    );
+    assert_eq!(
+        arn(bsm.sts_client().get_caller_identity().send().await.unwrap()),
+        rotated.arn,
+        "a new client"
+    );
+    let signed: Vec<bool> = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.action() == "GetCallerIdentity")
+        .map(|r| {
+            r.header("authorization")
+                .is_some_and(|a| a.contains(&format!("Credential={}/", rotated.key_id)))
+        })
+        .collect();
+    assert_eq!(
+        signed,
+        [false, true, true],
+        "signed with the rotated key after the clear"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -166,10 +166,24 @@ async fn twenty_concurrent_identity_callers_share_one_attempt() {
     assert_eq!(requests, 3, "one wave, one operation's attempts");
     assert!(slowest < Duration::from_secs(10), "{slowest:?}");
 
-    // The next call after a failure tries again.
+    // The next call after a failure tries again (the error is not kept):
+    // each call sends a request. On a loaded machine moto itself can take
+    // longer than the 1 s attempt, so a few calls are allowed to get there.
     proxy.clear_faults();
-    assert_eq!(bsm.aws_account_id().await.unwrap(), "123456789012");
-    assert_eq!(proxy.count("GetCallerIdentity"), 4);
+    let mut answer = None;
+    for call in 1..=5 {
+        let before = proxy.count("GetCallerIdentity");
+        let r = bsm.aws_account_id().await;
+        assert!(
+            proxy.count("GetCallerIdentity") > before,
+            "call {call} sent a request"
+        );
+        if let Ok(a) = r {
+            answer = Some(a);
+            break;
+        }
+    }
+    assert_eq!(answer.as_deref(), Some("123456789012"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,11 @@ const TARGETS: &[(&str, &[&str], &[&str])] = &[
         CORE,
         &["handoff", "bad_input", "secrets"],
     ),
-    ("bsm-core/src/secret_file.rs", CORE, &["handoff", "bad_input"]),
+    (
+        "bsm-core/src/secret_file.rs",
+        CORE,
+        &["handoff", "bad_input"],
+    ),
     (
         "bsm-core/src/assume_role.rs",
         CORE,
@@ -40,7 +44,11 @@ const TARGETS: &[(&str, &[&str], &[&str])] = &[
         CORE,
         &["session", "concurrency"],
     ),
-    ("bsm-core/src/server.rs", CORE_AND_CLI, &["server", "exec_server"]),
+    (
+        "bsm-core/src/server.rs",
+        CORE_AND_CLI,
+        &["server", "exec_server"],
+    ),
     ("bsm-cli/src/cache.rs", CLI, &["session_cache", "cli"]),
     ("bsm-cli/src/exec.rs", CLI, &["exec_server", "cli"]),
     ("bsm-cli/src/job.rs", CLI, &["exec_server"]),
@@ -65,7 +73,11 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
             .unwrap_or(path);
         let crate_dir = path.split('/').next().unwrap_or_default();
         let name = format!("{crate_dir}-{file}");
-        if !only.is_empty() && !only.iter().any(|o| o.as_str() == file || o.as_str() == name) {
+        if !only.is_empty()
+            && !only
+                .iter()
+                .any(|o| o.as_str() == file || o.as_str() == name)
+        {
             continue;
         }
         let out = root().join("target/mutants").join(&name);

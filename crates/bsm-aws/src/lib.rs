@@ -1,16 +1,6 @@
-//! bsm: the session manager for the AWS SDK for Rust.
-//!
-//! One [`SessionManager`], built once from the default credential chain, a
-//! named profile, explicit keys or a ready `SdkConfig`; from it a typed,
-//! cached client per service (`s3_client()`, `sqs_client()`, ... each behind
-//! the cargo feature of the same name), the caller's identity, expiry checks
-//! and cache clearing.
-//!
-//! Every enabled SDK crate is re-exported (`bsm::aws_sdk_s3`), so request and
-//! response types need no second dependency line.
-//!
-// The crate's own copy of the workspace README (kept equal by
-// `cargo xtask regen`), so that the packaged crate has it too.
+// The front page is the README (the crate's own copy, kept equal by
+// `cargo xtask regen`, so that the packaged crate has it too), which says
+// what bsm is; nothing is said before it, so it is said once.
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The README is also GitHub prose: product names in it (PyPI, LocalStack) are not code.
@@ -28,7 +18,8 @@ pub use bsm_core::*;
 #[doc(inline)]
 pub use bsm_core::{
     AliasStatus, AssumeRoleBuilder, AwsCliEnv, AwsService, CacheStats, CredentialSource, Error,
-    Identity, MANAGED_VARS, MfaTokenProvider, ProcessEnvGuard, Result, Service, SessionManager,
-    SessionManagerBuilder, Snapshot, SnapshotGuard, UnknownService, WhoAmI, cli_env, credentials,
-    error, mask, secret_file, services, validate_role_arn,
+    Identity, Input, MANAGED_VARS, MfaTokenProvider, ProcessEnvGuard, Result, Service,
+    ServiceErrorKind, SessionManager, SessionManagerBuilder, Snapshot, SnapshotGuard,
+    UnknownService, WhoAmI, cli_env, credentials, error, mask, secret_file, services,
+    validate_role_arn,
 };

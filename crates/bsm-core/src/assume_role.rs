@@ -27,6 +27,7 @@ use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_types::region::Region;
 
 use crate::credentials::{EndRule, GLOBAL_STS_REGION, ROLE_PROVIDER_NAME, Recipe};
+use crate::error::Input;
 use crate::session::{CredentialSource, Parts};
 use crate::{Error, Result, SessionManager};
 
@@ -247,8 +248,8 @@ impl AssumeRoleBuilder {
 
     /// The region of the new manager and of the STS call (default: the
     /// source manager's region).
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
+    pub fn region(mut self, region: impl AsRef<str>) -> Self {
+        self.region = Some(region.as_ref().to_owned());
         self
     }
 
@@ -273,20 +274,20 @@ impl AssumeRoleBuilder {
         let secs = p.duration.as_secs();
         if !DURATION_RANGE.contains(&secs) || p.duration.subsec_nanos() != 0 {
             return Err(Error::invalid(
-                "duration",
+                Input::Duration,
                 format!("{secs} s"),
                 "must be a whole number of seconds from 900 to 43200",
             ));
         }
         validate_session_name(&p.session_name)?;
         if let Some(r) = &self.region {
-            Error::check_plain("region", r)?;
+            Error::check_plain(Input::Region, r)?;
         }
         if let Some(id) = &p.external_id
             && !(2..=1224).contains(&id.len())
         {
             return Err(Error::invalid(
-                "external id",
+                Input::ExternalId,
                 "<redacted>",
                 "must be 2 to 1224 characters",
             ));
@@ -295,7 +296,7 @@ impl AssumeRoleBuilder {
             && !(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(Error::invalid(
-                "MFA token code",
+                Input::MfaCode,
                 "<redacted>",
                 "must be 6 digits",
             ));
@@ -304,7 +305,7 @@ impl AssumeRoleBuilder {
             && !(9..=256).contains(&serial.len())
         {
             return Err(Error::invalid(
-                "MFA serial number",
+                Input::MfaSerial,
                 serial,
                 "must be 9 to 256 characters",
             ));
@@ -313,7 +314,7 @@ impl AssumeRoleBuilder {
         let buffer = match self.refresh_buffer {
             Some(b) if b >= half => {
                 return Err(Error::invalid(
-                    "refresh buffer",
+                    Input::RefreshBuffer,
                     format!("{} s", b.as_secs()),
                     format!(
                         "must be shorter than half the duration ({} s)",
@@ -450,7 +451,7 @@ pub(crate) fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_s
 /// as [`SessionManager::assume_role`] does before any request; the error
 /// names the ARN and what is wrong.
 pub fn validate_role_arn(arn: &str) -> Result<()> {
-    let bad = |reason: &str| Err(Error::invalid("role ARN", arn, reason));
+    let bad = |reason: &str| Err(Error::invalid(Input::RoleArn, arn, reason));
     let fields: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = fields.as_slice() else {
         return bad("expected arn:aws:iam::ACCOUNT_ID:role/NAME");
@@ -475,7 +476,7 @@ pub fn validate_role_arn(arn: &str) -> Result<()> {
 fn validate_session_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::invalid(
-            "role session name",
+            Input::RoleSessionName,
             name,
             "must not be empty",
         ));
@@ -483,7 +484,7 @@ fn validate_session_name(name: &str) -> Result<()> {
     let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
     if !(2..=64).contains(&name.len()) || !name.chars().all(valid) {
         return Err(Error::invalid(
-            "role session name",
+            Input::RoleSessionName,
             name,
             "must be 2 to 64 characters of letters, digits and +=,.@_-",
         ));
@@ -704,7 +705,7 @@ impl RoleProvider {
             role_arn: p.role_arn.clone(),
             // Without the raw response: an unparsable 200 would carry the
             // new secret key and token in its body.
-            source: Box::new(Error::service_without_response("STS AssumeRole", &e)),
+            source: Box::new(Error::service("STS AssumeRole", e)),
         })?;
         let creds = out.credentials.ok_or_else(|| Error::AssumeRole {
             role_arn: p.role_arn.clone(),
@@ -883,7 +884,7 @@ mod tests {
                 matches!(
                     err,
                     Error::InvalidInput {
-                        what: "role ARN",
+                        input: Input::RoleArn,
                         ..
                     }
                 ),

@@ -19,6 +19,7 @@ use aws_types::region::Region;
 
 use crate::cli_env::ChildSettings;
 use crate::credentials::{self, ChainSettings, EndRule, ProfilePaths, Recipe};
+use crate::error::Input;
 use crate::session::{Hook, Parts};
 use crate::{AwsService, CredentialSource, Error, Result, Service, SessionManager};
 
@@ -93,9 +94,20 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Use this region instead of the one the chain or profile gives.
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
+    /// Use this region instead of the one the chain or profile gives: a
+    /// `&str`, a `String` or aws-config's [`Region`].
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run() -> bsm::Result<()> {
+    /// use bsm::aws_types::region::Region;
+    /// let a = bsm::SessionManager::builder().region("eu-west-1").build().await?;
+    /// let b = bsm::SessionManager::builder().region(Region::new("eu-west-1")).build().await?;
+    /// assert_eq!(a.region(), b.region());
+    /// # Ok(()) }
+    /// ```
+    pub fn region(mut self, region: impl AsRef<str>) -> Self {
+        self.region = Some(region.as_ref().to_owned());
         self
     }
 
@@ -136,7 +148,9 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// Use a snapshot's credentials and region (see [`Snapshot`](crate::Snapshot)).
+    /// Use a snapshot's credentials, region, endpoint URL and expiry (see
+    /// [`Snapshot`](crate::Snapshot)); what the snapshot does not have is
+    /// left as the builder has it.
     pub fn snapshot(mut self, snapshot: &crate::Snapshot) -> Self {
         self.credentials = Some((
             snapshot.aws_access_key_id.clone(),
@@ -145,6 +159,12 @@ impl SessionManagerBuilder {
         ));
         if let Some(r) = &snapshot.region_name {
             self.region = Some(r.clone());
+        }
+        if let Some(u) = &snapshot.endpoint_url {
+            self.endpoint_url = Some(u.clone());
+        }
+        if let Some(t) = snapshot.expiration {
+            self.expiration_time = Some(t);
         }
         self
     }
@@ -372,9 +392,9 @@ impl SessionManagerBuilder {
     /// Rejects empty or malformed inputs; returns the explicit credentials.
     fn validate(&self) -> Result<Option<Credentials>> {
         for (what, value) in [
-            ("region", &self.region),
-            ("profile name", &self.profile_name),
-            ("endpoint URL", &self.endpoint_url),
+            (Input::Region, &self.region),
+            (Input::ProfileName, &self.profile_name),
+            (Input::EndpointUrl, &self.endpoint_url),
         ] {
             if let Some(v) = value {
                 Error::check_plain(what, v)?;
@@ -385,34 +405,34 @@ impl SessionManagerBuilder {
                           and region: load the SdkConfig with aws_config::defaults(..).profile_name(..), \
                           or leave sdk_config out";
             if let Some(p) = &self.profile_name {
-                return Err(Error::invalid("profile name", p, reason));
+                return Err(Error::invalid(Input::ProfileName, p, reason));
             }
             if self.profile_files.is_some() || self.profile_paths.config.is_some() {
-                return Err(Error::invalid("profile files", "<given>", reason));
+                return Err(Error::invalid(Input::ProfileFiles, "<given>", reason));
             }
         }
         if let Some(url) = &self.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             let reason = "must start with http:// or https://";
-            return Err(Error::invalid("endpoint URL", url, reason));
+            return Err(Error::invalid(Input::EndpointUrl, url, reason));
         }
         let Some((id, secret, token)) = &self.credentials else {
             return Ok(None);
         };
         if id.trim().is_empty() {
-            return Err(Error::invalid("access key id", id, "must not be empty"));
+            return Err(Error::invalid(Input::AccessKeyId, id, "must not be empty"));
         }
         if secret.trim().is_empty() {
             return Err(Error::invalid(
-                "secret access key",
+                Input::SecretAccessKey,
                 "<redacted>",
                 "must not be empty",
             ));
         }
         if token.as_deref().is_some_and(str::is_empty) {
             let reason = "must not be empty when given";
-            return Err(Error::invalid("session token", "<redacted>", reason));
+            return Err(Error::invalid(Input::SessionToken, "<redacted>", reason));
         }
         Ok(Some(Credentials::new(
             id,

@@ -244,6 +244,68 @@ impl ChainSettings {
     }
 }
 
+/// The identity cache in every generation's configuration: it answers from
+/// the manager's *current* generation, its identity cache and credentials
+/// provider, so that a client handed out before
+/// [`clear_cache`](crate::SessionManager::clear_cache) signs with the
+/// credentials read again, as a new one does. Other identities a client
+/// resolves (not the generation's credentials: an S3 Express session, say)
+/// are cached in the current generation's cache too. It holds the
+/// generations weakly (each generation's configuration holds it); once the
+/// manager is gone, a client kept alone answers from the generation it was
+/// made for.
+#[derive(Debug)]
+pub(crate) struct CurrentGeneration {
+    generations: std::sync::Weak<arc_swap::ArcSwap<crate::client_cache::Generation>>,
+    own_provider: SharedCredentialsProvider,
+    own_cache: SharedIdentityCache,
+}
+
+impl CurrentGeneration {
+    pub(crate) fn new(
+        generations: std::sync::Weak<arc_swap::ArcSwap<crate::client_cache::Generation>>,
+        own_provider: SharedCredentialsProvider,
+        own_cache: SharedIdentityCache,
+    ) -> Self {
+        Self {
+            generations,
+            own_provider,
+            own_cache,
+        }
+    }
+}
+
+impl ResolveCachedIdentity for CurrentGeneration {
+    fn resolve_cached_identity<'a>(
+        &'a self,
+        resolver: SharedIdentityResolver,
+        runtime_components: &'a aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        config_bag: &'a ConfigBag,
+    ) -> aws_smithy_runtime_api::client::identity::IdentityFuture<'a> {
+        let own = SharedIdentityResolver::new(self.own_provider.clone()).cache_partition();
+        let credentials = resolver.cache_partition() == own;
+        let Some(generations) = self.generations.upgrade() else {
+            return self.own_cache.resolve_cached_identity(
+                resolver,
+                runtime_components,
+                config_bag,
+            );
+        };
+        let current = generations.load_full();
+        aws_smithy_runtime_api::client::identity::IdentityFuture::new(async move {
+            let resolver = if credentials {
+                SharedIdentityResolver::new(current.provider.clone())
+            } else {
+                resolver
+            };
+            current
+                .identity_cache
+                .resolve_cached_identity(resolver, runtime_components, config_bag)
+                .await
+        })
+    }
+}
+
 /// The profile named by the environment, botocore's way:
 /// `AWS_DEFAULT_PROFILE`, else `AWS_PROFILE` (empty values are ignored).
 pub(crate) fn env_profile() -> Option<String> {

@@ -1,8 +1,16 @@
 //! bsm's one error type, [`Error`], and [`Result`].
 //!
 //! Every variant names what failed and with which input (operation, profile,
-//! role ARN, path); the underlying cause is boxed behind `source()`. No
-//! variant ever holds a secret key or a session token.
+//! role ARN, path, and for bad input an [`Input`]). `Display` is one line
+//! saying what failed and why; the causes stay reachable through
+//! `source()`, and [`Error::find`] picks one out by type (the SDK's
+//! operation error, an `std::io::Error`). A failed request to AWS says, in
+//! the style of the SDK's `ProvideErrorMetadata`, its code, message,
+//! request id and HTTP status, and what kind of failure it was
+//! ([`ServiceErrorKind`]: an error answer, an unreadable answer, a timeout,
+//! no connection). No variant ever holds a secret key or a session token,
+//! and none keeps the raw body of an answer (an unreadable 200 can hold new
+//! credentials).
 
 /// A boxed error from the SDK or the standard library.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -16,8 +24,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// An argument was rejected before any request was sent.
     InvalidInput {
-        /// Which input, e.g. `region`, `role ARN`, `duration`.
-        what: &'static str,
+        /// Which input.
+        input: Input,
         /// The value given (never a secret: secrets are reported as `<redacted>`).
         value: String,
         /// Why it was rejected.
@@ -77,44 +85,172 @@ pub enum Error {
     Service {
         /// The operation, e.g. `STS GetCallerIdentity`.
         operation: &'static str,
+        /// What kind of failure.
+        kind: ServiceErrorKind,
         /// The AWS error code, e.g. `AccessDenied`, when the service sent one.
         code: Option<String>,
-        /// The SDK's error.
+        /// The service's error message, when it sent one.
+        message: Option<String>,
+        /// The request id AWS gave the request, when there is one.
+        request_id: Option<String>,
+        /// The HTTP status of the answer, when one came.
+        status: Option<u16>,
+        /// The SDK's error: the operation's modeled error (e.g.
+        /// `aws_sdk_sts::operation::assume_role::AssumeRoleError`) for an
+        /// answer, the `SdkError` itself for a timeout or a failed
+        /// connection; reach it with [`Error::find`].
         source: BoxError,
     },
 }
 
-// `Display` and `Error` by hand rather than with `thiserror`: seven variants
-// do not earn a proc macro in every user's build (see BENCHMARKS.md).
+/// The input an [`Error::InvalidInput`] rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Input {
+    /// A region.
+    Region,
+    /// A profile name.
+    ProfileName,
+    /// Profile files, given together with a ready `SdkConfig`.
+    ProfileFiles,
+    /// An endpoint URL.
+    EndpointUrl,
+    /// An access key id.
+    AccessKeyId,
+    /// A secret access key.
+    SecretAccessKey,
+    /// A session token.
+    SessionToken,
+    /// A role ARN.
+    RoleArn,
+    /// A role session name.
+    RoleSessionName,
+    /// A role's session duration.
+    Duration,
+    /// An external id.
+    ExternalId,
+    /// An MFA device's serial number or ARN.
+    MfaSerial,
+    /// An MFA code.
+    MfaCode,
+    /// An MFA session's duration.
+    MfaSessionDuration,
+    /// How long before their end an auto-refreshing role's credentials are
+    /// renewed.
+    RefreshBuffer,
+    /// The credential server's address.
+    ServerAddress,
+    /// Snapshot JSON.
+    SnapshotJson,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Input::Region => "region",
+            Input::ProfileName => "profile name",
+            Input::ProfileFiles => "profile files",
+            Input::EndpointUrl => "endpoint URL",
+            Input::AccessKeyId => "access key id",
+            Input::SecretAccessKey => "secret access key",
+            Input::SessionToken => "session token",
+            Input::RoleArn => "role ARN",
+            Input::RoleSessionName => "role session name",
+            Input::Duration => "duration",
+            Input::ExternalId => "external id",
+            Input::MfaSerial => "MFA serial",
+            Input::MfaCode => "MFA code",
+            Input::MfaSessionDuration => "MFA session duration",
+            Input::RefreshBuffer => "refresh buffer",
+            Input::ServerAddress => "server address",
+            Input::SnapshotJson => "snapshot JSON",
+        })
+    }
+}
+
+/// What kind of failure an [`Error::Service`] was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServiceErrorKind {
+    /// The service answered with an error (`code`, `message` and `status`
+    /// say which).
+    ErrorAnswer,
+    /// An answer came that could not be read: a truncated body, a proxy's
+    /// HTML page, a success status whose body is not the operation's answer.
+    MalformedAnswer,
+    /// The request, or the wait for its answer, ran out of time.
+    Timeout,
+    /// The endpoint could not be reached: a refused connection, a name
+    /// that does not resolve, a TLS failure.
+    Connection,
+    /// The request could not be made (no region, say), before anything was
+    /// sent.
+    Construction,
+    /// Anything else.
+    Other,
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::InvalidInput {
-                what,
+                input,
                 value,
                 reason,
-            } => write!(f, "invalid {what} `{value}`: {reason}"),
-            Error::Credentials { profile, .. } => write!(
+            } => write!(f, "invalid {input} `{value}`: {reason}"),
+            Error::Credentials { profile, source } => write!(
                 f,
-                "cannot resolve AWS credentials{}",
-                for_profile(profile.as_deref())
+                "cannot resolve AWS credentials{}: {}",
+                for_profile(profile.as_deref()),
+                // aws-config's outer error says only "the credential
+                // provider was not enabled"; the innermost says why.
+                deepest_line(source)
             ),
             Error::ProfileNotFound { profile, files } => {
                 write!(f, "profile `{profile}` not found{}", looked_in(files))
             }
-            Error::AssumeRole { role_arn, .. } => write!(f, "cannot assume role `{role_arn}`"),
-            Error::Snapshot { path, .. } => write!(f, "snapshot `{}`", path.display()),
-            Error::Handoff { path, .. } => write!(
+            Error::AssumeRole { role_arn, source } => {
+                write!(f, "cannot assume role `{role_arn}`: {}", first_line(source))
+            }
+            Error::Snapshot { path, source } => {
+                write!(f, "snapshot `{}`: {}", path.display(), first_line(source))
+            }
+            Error::Handoff { path, source } => write!(
                 f,
-                "cannot write the settings of a child process in `{}`",
-                path.display()
+                "cannot write the settings of a child process in `{}`: {}",
+                path.display(),
+                first_line(source)
             ),
             Error::Service {
-                operation, code, ..
-            } => match code {
-                Some(code) => write!(f, "{operation} failed ({code})"),
-                None => write!(f, "{operation} failed"),
-            },
+                operation,
+                kind,
+                code,
+                message,
+                status,
+                source,
+                ..
+            } => {
+                write!(f, "{operation} failed: ")?;
+                match (kind, code, message) {
+                    (ServiceErrorKind::ErrorAnswer, Some(c), Some(m)) => write!(f, "{c}: {m}"),
+                    (ServiceErrorKind::ErrorAnswer, Some(c), None) => write!(f, "{c}"),
+                    (ServiceErrorKind::ErrorAnswer, None, _) => match status {
+                        Some(s) => write!(f, "the service answered HTTP {s}"),
+                        None => write!(f, "the service answered with an error"),
+                    },
+                    (ServiceErrorKind::MalformedAnswer, ..) => match status {
+                        Some(s) => write!(f, "its answer (HTTP {s}) could not be read"),
+                        None => write!(f, "its answer could not be read"),
+                    },
+                    (ServiceErrorKind::Timeout, ..) => write!(f, "timed out"),
+                    (ServiceErrorKind::Connection, ..) => {
+                        write!(f, "cannot connect: {}", deepest_line(source))
+                    }
+                    (ServiceErrorKind::Construction | ServiceErrorKind::Other, ..) => {
+                        write!(f, "{}", deepest_line(source))
+                    }
+                }
+            }
         }
     }
 }
@@ -130,6 +266,28 @@ impl std::error::Error for Error {
             Error::InvalidInput { .. } | Error::ProfileNotFound { .. } => None,
         }
     }
+}
+
+/// The first line of an error's own text.
+fn first_line(err: &BoxError) -> String {
+    let text = err.to_string();
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// The first line of the last cause in the chain: the SDK's outer errors
+/// ("dispatch failure", "failed to construct request") say little; the
+/// innermost says why (the connection refused, the region missing).
+fn deepest_line(err: &BoxError) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = &**err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let text = cur.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    // aws-config's chain error lists the sources it tried after
+    // "Attempted:"; the list is for `source()` readers.
+    let line = line.split("Attempted:").next().unwrap_or_default();
+    line.trim().trim_end_matches('.').to_owned()
 }
 
 fn looked_in(files: &[std::path::PathBuf]) -> String {
@@ -153,10 +311,82 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Service { code, .. } => code.as_deref(),
-            Error::AssumeRole { source, .. } => {
-                source.downcast_ref::<Error>().and_then(Error::code)
+            _ => self.find_service().and_then(Error::code),
+        }
+    }
+
+    /// The kind of service failure, when a request to AWS failed (here or
+    /// as the cause of a failed role, say).
+    #[must_use]
+    pub fn service_kind(&self) -> Option<ServiceErrorKind> {
+        match self {
+            Error::Service { kind, .. } => Some(*kind),
+            _ => self.find_service().and_then(Error::service_kind),
+        }
+    }
+
+    /// The first cause of type `T` along this error's chain (itself
+    /// included): the SDK's operation error, an `std::io::Error`, an
+    /// `aws_credential_types::provider::error::CredentialsError`.
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run(bsm: bsm::SessionManager) {
+    /// use bsm::aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    /// if let Err(e) = bsm.aws_account_id().await {
+    ///     if let Some(sts) = e.find::<GetCallerIdentityError>() {
+    ///         eprintln!("STS said: {sts}");
+    ///     }
+    ///     if e.find::<std::io::Error>().is_some() {
+    ///         eprintln!("a network error");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn find<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(t) = e.downcast_ref::<T>() {
+                return Some(t);
             }
-            _ => None,
+            if let Some(shared) = e.downcast_ref::<SharedCause>()
+                && let Some(t) = shared.0.find::<T>()
+            {
+                return Some(t);
+            }
+            cur = e.source();
+        }
+        None
+    }
+
+    /// The [`Error::Service`] below this one, if any.
+    fn find_service(&self) -> Option<&Error> {
+        let mut cur = std::error::Error::source(self);
+        while let Some(e) = cur {
+            if let Some(inner @ Error::Service { .. }) = e.downcast_ref::<Error>() {
+                return Some(inner);
+            }
+            if let Some(shared) = e.downcast_ref::<SharedCause>() {
+                if matches!(&*shared.0, Error::Service { .. }) {
+                    return Some(&shared.0);
+                }
+                return shared.0.find_service();
+            }
+            cur = e.source();
+        }
+        None
+    }
+
+    pub(crate) fn invalid(
+        input: Input,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            input,
+            value: value.into(),
+            reason: reason.into(),
         }
     }
 
@@ -164,14 +394,14 @@ impl Error {
     /// regions go into child processes' environments and config files,
     /// where a line break or a carriage return would start a line of its
     /// own.
-    pub(crate) fn check_plain(what: &'static str, value: &str) -> Result<()> {
+    pub(crate) fn check_plain(input: Input, value: &str) -> Result<()> {
         if value.trim().is_empty() {
-            return Err(Error::invalid(what, value, "must not be empty"));
+            return Err(Error::invalid(input, value, "must not be empty"));
         }
         if value.chars().any(char::is_control) {
             let shown = value.escape_debug().to_string();
             return Err(Error::invalid(
-                what,
+                input,
                 shown,
                 "must not hold control characters",
             ));
@@ -179,22 +409,12 @@ impl Error {
         Ok(())
     }
 
-    pub(crate) fn invalid(
-        what: &'static str,
-        value: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
-        Error::InvalidInput {
-            what,
-            value: value.into(),
-            reason: reason.into(),
-        }
-    }
-
-    /// Wraps an SDK operation error, keeping its code. When the SDK could
-    /// not read a code from the response (an emulator or proxy answering in
-    /// another error format), the code is taken from an XML `<Code>` element
-    /// of the raw body, else `HTTP <status>`.
+    /// Wraps an SDK operation error: its code (read from the raw body's
+    /// XML `<Code>` when the SDK could not read one, as from an emulator or
+    /// a proxy answering in another format), message, request id, status
+    /// and kind, and the operation's modeled error (or the `SdkError` for a
+    /// failure without an answer). The raw answer is dropped: an unreadable
+    /// 200 can hold new credentials.
     pub(crate) fn service<E>(
         operation: &'static str,
         err: aws_smithy_runtime_api::client::result::SdkError<
@@ -209,37 +429,67 @@ impl Error {
             + Sync
             + 'static,
     {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
         let code = code_of(&err);
+        let message = err.message().map(str::to_owned);
+        let raw = err.raw_response();
+        let status = raw.map(|r| r.status().as_u16());
+        let request_id = err
+            .meta()
+            .extra("aws_request_id")
+            .map(str::to_owned)
+            .or_else(|| {
+                let headers = raw?.headers();
+                ["x-amzn-requestid", "x-amz-request-id"]
+                    .iter()
+                    .find_map(|h| headers.get(*h))
+                    .map(str::to_owned)
+            })
+            .or_else(|| {
+                let body = raw?.body().bytes()?;
+                xml_element(std::str::from_utf8(body).ok()?, "RequestId")
+            });
+        let (kind, source): (ServiceErrorKind, BoxError) = match err {
+            SdkError::ServiceError(ctx) => {
+                // A success status whose body is not the answer: the SDK
+                // reports it as an unhandled service error.
+                let ok = status.is_some_and(|s| (200..300).contains(&s));
+                let kind = if ok {
+                    ServiceErrorKind::MalformedAnswer
+                } else {
+                    ServiceErrorKind::ErrorAnswer
+                };
+                (kind, Box::new(ctx.into_err()))
+            }
+            SdkError::ResponseError(ctx) => {
+                let source = SdkError::<E, _>::ResponseError(ctx)
+                    .into_source()
+                    .unwrap_or_else(|_| "the answer could not be read".into());
+                (ServiceErrorKind::MalformedAnswer, source)
+            }
+            SdkError::TimeoutError(_) => (ServiceErrorKind::Timeout, Box::new(err)),
+            SdkError::DispatchFailure(ref d) => {
+                let kind = if d.is_timeout() {
+                    ServiceErrorKind::Timeout
+                } else if d.is_io() {
+                    ServiceErrorKind::Connection
+                } else {
+                    ServiceErrorKind::Other
+                };
+                (kind, Box::new(err))
+            }
+            SdkError::ConstructionFailure(_) => (ServiceErrorKind::Construction, Box::new(err)),
+            _ => (ServiceErrorKind::Other, Box::new(err)),
+        };
         Error::Service {
             operation,
+            kind,
             code,
-            source: Box::new(err),
-        }
-    }
-}
-
-impl Error {
-    /// Like [`Error::service`], but keeps only the error's code and its
-    /// messages (the `Display` of each cause), not the SDK error with its raw
-    /// response, for operations whose responses hold secrets.
-    pub(crate) fn service_without_response<E>(
-        operation: &'static str,
-        err: &aws_smithy_runtime_api::client::result::SdkError<
-            E,
-            aws_smithy_runtime_api::http::Response,
-        >,
-    ) -> Self
-    where
-        E: std::error::Error
-            + aws_smithy_types::error::metadata::ProvideErrorMetadata
-            + Send
-            + Sync
-            + 'static,
-    {
-        Error::Service {
-            operation,
-            code: code_of(err),
-            source: chain(err).into(),
+            message,
+            request_id,
+            status,
+            source,
         }
     }
 }
@@ -252,11 +502,11 @@ impl Error {
         let source: BoxError = Box::new(SharedCause(std::sync::Arc::clone(shared)));
         match &**shared {
             Error::InvalidInput {
-                what,
+                input,
                 value,
                 reason,
             } => Error::InvalidInput {
-                what,
+                input: *input,
                 value: value.clone(),
                 reason: reason.clone(),
             },
@@ -281,30 +531,46 @@ impl Error {
                 source,
             },
             Error::Service {
-                operation, code, ..
+                operation,
+                kind,
+                code,
+                message,
+                request_id,
+                status,
+                ..
             } => Error::Service {
                 operation,
+                kind: *kind,
                 code: code.clone(),
+                message: message.clone(),
+                request_id: request_id.clone(),
+                status: *status,
                 source,
             },
         }
     }
 }
 
-/// An error and its causes on one line (`error: cause: cause`), for logs.
+/// An error and its causes on one line (`error: cause: cause`), for logs;
+/// a cause whose text the line already holds (bsm's `Display` says why)
+/// is not repeated.
 pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        let more = c.to_string();
+        if !text.contains(more.trim()) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
         cause = c.source();
     }
     text
 }
 
 /// The cause of an error that several callers share: shows as the cause
-/// of the original error, and continues its chain.
+/// of the original error, and continues its chain ([`Error::find`] looks
+/// through it).
 #[derive(Debug)]
 struct SharedCause(std::sync::Arc<Error>);
 
@@ -324,7 +590,7 @@ impl std::error::Error for SharedCause {
 }
 
 /// The AWS error code of an SDK error; when the SDK could not read one, the
-/// raw body's XML `<Code>`, else `HTTP <status>`.
+/// raw body's XML `<Code>`.
 fn code_of<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
     err: &aws_smithy_runtime_api::client::result::SdkError<
         E,
@@ -339,15 +605,28 @@ fn code_of<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
             .bytes()
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("");
-        Some(xml_code(body).unwrap_or_else(|| format!("HTTP {}", raw.status().as_u16())))
+        xml_code(body)
     })
 }
 
 fn xml_code(body: &str) -> Option<String> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let len = body[start..].find("</Code>")?;
-    let code = body[start..start + len].trim();
-    (!code.is_empty() && code.len() < 128).then(|| code.to_owned())
+    xml_element(body, "Code")
+}
+
+/// The text of the first `<name>` element of an XML error body, if it is
+/// a short token (an error code, a request id): never free text, which
+/// could be anything the body held.
+fn xml_element(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let len = body[start..].find(&format!("</{name}>"))?;
+    let value = body[start..start + len].trim();
+    (!value.is_empty()
+        && value.len() < 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    .then(|| value.to_owned())
 }
 
 /// The error of [`AwsService::from_str`](std::str::FromStr): no service by that name.
@@ -386,24 +665,52 @@ impl UnknownService {
 mod tests {
     use super::*;
 
-    #[test]
-    fn invalid_input_names_the_input() {
-        let e = Error::invalid("region", "", "must not be empty");
-        assert_eq!(e.to_string(), "invalid region ``: must not be empty");
+    fn service(kind: ServiceErrorKind, code: Option<&str>, message: Option<&str>) -> Error {
+        Error::Service {
+            operation: "IAM ListAccountAliases",
+            kind,
+            code: code.map(Into::into),
+            message: message.map(Into::into),
+            request_id: Some("req-1".into()),
+            status: Some(403),
+            source: "denied".into(),
+        }
     }
 
     #[test]
-    fn service_error_shows_operation_and_code() {
-        let e = Error::Service {
-            operation: "IAM ListAccountAliases",
-            code: Some("AccessDenied".into()),
-            source: "denied".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "IAM ListAccountAliases failed (AccessDenied)"
-        );
+    fn a_service_error_says_what_failed_and_why() {
+        use ServiceErrorKind as K;
+        for (e, text) in [
+            (
+                service(K::ErrorAnswer, Some("AccessDenied"), Some("not you")),
+                "IAM ListAccountAliases failed: AccessDenied: not you",
+            ),
+            (
+                service(K::ErrorAnswer, Some("AccessDenied"), None),
+                "IAM ListAccountAliases failed: AccessDenied",
+            ),
+            (
+                service(K::ErrorAnswer, None, None),
+                "IAM ListAccountAliases failed: the service answered HTTP 403",
+            ),
+            (
+                service(K::MalformedAnswer, None, None),
+                "IAM ListAccountAliases failed: its answer (HTTP 403) could not be read",
+            ),
+            (
+                service(K::Timeout, None, None),
+                "IAM ListAccountAliases failed: timed out",
+            ),
+            (
+                service(K::Connection, None, None),
+                "IAM ListAccountAliases failed: cannot connect: denied",
+            ),
+        ] {
+            assert_eq!(e.to_string(), text);
+        }
+        let e = service(K::ErrorAnswer, Some("AccessDenied"), None);
         assert_eq!(e.code(), Some("AccessDenied"));
+        assert_eq!(e.service_kind(), Some(K::ErrorAnswer));
         assert!(std::error::Error::source(&e).is_some());
     }
 
@@ -417,27 +724,16 @@ mod tests {
         );
         assert_eq!(xml_code("<html>nope</html>"), None);
         assert_eq!(xml_code("<Code></Code>"), None);
+        assert_eq!(xml_code("<Code>not a code</Code>"), None);
     }
 
     #[test]
-    fn credentials_error_names_the_profile() {
-        let e = Error::Credentials {
-            profile: Some("dev".into()),
-            source: "no creds".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "cannot resolve AWS credentials for profile `dev`"
-        );
-    }
-
-    #[test]
-    fn every_variant_names_its_input_and_keeps_its_cause() {
+    fn every_variant_says_what_failed_and_why_and_keeps_its_cause() {
         use std::error::Error as _;
         let cause = || -> BoxError { "the cause".into() };
         let cases: Vec<(Error, &str, bool)> = vec![
             (
-                Error::invalid("duration", "5", "below 900 s"),
+                Error::invalid(Input::Duration, "5", "below 900 s"),
                 "invalid duration `5`: below 900 s",
                 false,
             ),
@@ -446,7 +742,15 @@ mod tests {
                     profile: None,
                     source: cause(),
                 },
-                "cannot resolve AWS credentials",
+                "cannot resolve AWS credentials: the cause",
+                true,
+            ),
+            (
+                Error::Credentials {
+                    profile: Some("dev".into()),
+                    source: cause(),
+                },
+                "cannot resolve AWS credentials for profile `dev`: the cause",
                 true,
             ),
             (
@@ -470,7 +774,7 @@ mod tests {
                     role_arn: "arn:aws:iam::123456789012:role/r".into(),
                     source: cause(),
                 },
-                "cannot assume role `arn:aws:iam::123456789012:role/r`",
+                "cannot assume role `arn:aws:iam::123456789012:role/r`: the cause",
                 true,
             ),
             (
@@ -478,16 +782,15 @@ mod tests {
                     path: "/tmp/s.json".into(),
                     source: cause(),
                 },
-                "snapshot `/tmp/s.json`",
+                "snapshot `/tmp/s.json`: the cause",
                 true,
             ),
             (
-                Error::Service {
-                    operation: "STS GetCallerIdentity",
-                    code: None,
+                Error::Handoff {
+                    path: "/tmp/bsm-0".into(),
                     source: cause(),
                 },
-                "STS GetCallerIdentity failed",
+                "cannot write the settings of a child process in `/tmp/bsm-0`: the cause",
                 true,
             ),
         ];
@@ -499,11 +802,30 @@ mod tests {
                 "{text}"
             );
         }
-        let unknown = UnknownService::new("s4");
+    }
+
+    #[test]
+    fn find_reaches_a_cause_by_type_through_shared_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let service = Error::Service {
+            operation: "STS GetCallerIdentity",
+            kind: ServiceErrorKind::Connection,
+            code: None,
+            message: None,
+            request_id: None,
+            status: None,
+            source: Box::new(io),
+        };
+        let shared = Error::shared(&std::sync::Arc::new(service));
+        let role = Error::AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            source: Box::new(shared),
+        };
         assert_eq!(
-            unknown.to_string(),
-            "unknown AWS service `s4` (expected a feature name like `s3` or a crate name like `aws-sdk-s3`)"
+            role.find::<std::io::Error>().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::ConnectionRefused)
         );
-        assert!(unknown.source().is_none());
+        assert_eq!(role.service_kind(), Some(ServiceErrorKind::Connection));
+        assert!(role.find::<std::fmt::Error>().is_none());
     }
 }

@@ -1,4 +1,4 @@
-//! The engine of [bsm](https://docs.rs/bsm): [`SessionManager`], its builder,
+//! The engine of [bsm](https://docs.rs/bsm-aws): [`SessionManager`], its builder,
 //! identity, errors, and the per-service accessors generated from
 //! `services.toml`.
 //!
@@ -38,7 +38,7 @@ pub use aws_smithy_types;
 pub use aws_types;
 pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
-pub use error::{Error, Result, UnknownService};
+pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
 #[cfg(feature = "credential-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]

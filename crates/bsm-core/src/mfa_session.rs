@@ -10,6 +10,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::credentials::{EndRule, Recipe};
+use crate::error::Input;
 use crate::session::Parts;
 use crate::{CredentialSource, Error, Result, SessionManager};
 
@@ -47,18 +48,22 @@ impl SessionManager {
         duration: Duration,
     ) -> Result<SessionManager> {
         if serial.trim().is_empty() {
-            return Err(Error::invalid("MFA serial", serial, "must not be empty"));
+            return Err(Error::invalid(
+                Input::MfaSerial,
+                serial,
+                "must not be empty",
+            ));
         }
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
-                "MFA code",
+                Input::MfaCode,
                 "<redacted>",
                 "must be the 6 digits the device shows",
             ));
         }
         if !DURATIONS.contains(&duration.as_secs()) {
             return Err(Error::invalid(
-                "MFA session duration",
+                Input::MfaSessionDuration,
                 format!("{} s", duration.as_secs()),
                 "must be 900 to 129600 seconds",
             ));
@@ -74,10 +79,14 @@ impl SessionManager {
             .await
             // Without the raw response: an unreadable 200 holds the new
             // secret key and token in its body.
-            .map_err(|e| Error::service_without_response("STS GetSessionToken", &e))?;
+            .map_err(|e| Error::service("STS GetSessionToken", e))?;
         let no_credentials = || Error::Service {
             operation: "STS GetSessionToken",
+            kind: crate::error::ServiceErrorKind::MalformedAnswer,
             code: None,
+            message: None,
+            request_id: None,
+            status: None,
             source: "the answer holds no complete credentials".into(),
         };
         let c = out.credentials.ok_or_else(no_credentials)?;

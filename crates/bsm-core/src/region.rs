@@ -11,6 +11,7 @@ use aws_types::region::Region;
 
 use crate::client_cache::Generation;
 use crate::credentials::Recipe;
+use crate::error::Input;
 use crate::session::Parts;
 use crate::{AwsService, Error, Result, SessionManager};
 
@@ -82,9 +83,9 @@ impl SessionManager {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn with_region(&self, region: impl Into<String>) -> Result<SessionManager> {
-        let region = region.into();
-        Error::check_plain("region", &region)?;
+    pub fn with_region(&self, region: impl AsRef<str>) -> Result<SessionManager> {
+        let region = region.as_ref().to_owned();
+        Error::check_plain(Input::Region, &region)?;
         if self.aws_region() == Some(region.as_str()) {
             return Ok(self.clone());
         }

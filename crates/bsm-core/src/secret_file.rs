@@ -252,7 +252,7 @@ pub enum ReadError {
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReadError::NotFound => f.write_str("no such file"),
+            ReadError::NotFound => f.write_str("no such file or directory"),
             ReadError::SymbolicLink => f.write_str(
                 "the path is a symbolic link; files with credentials are read only from                  regular files",
             ),

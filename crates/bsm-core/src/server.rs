@@ -40,6 +40,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use crate::cli_env::ChildFiles;
+use crate::error::Input;
 use crate::{AwsCliEnv, Error, Result, SessionManager};
 
 /// A running credential server; stops when dropped. Its `Debug` hides the
@@ -93,7 +94,7 @@ impl SessionManager {
     /// ```
     pub async fn serve_credentials(&self, addr: impl Into<SocketAddr>) -> Result<CredentialServer> {
         let addr = addr.into();
-        let bad = |reason: &str| Error::invalid("server address", addr.to_string(), reason);
+        let bad = |reason: &str| Error::invalid(Input::ServerAddress, addr.to_string(), reason);
         if !addr.ip().is_loopback() {
             return Err(bad("must be a loopback address (127.0.0.1 or ::1)"));
         }

@@ -42,6 +42,11 @@ pub(crate) mod private {
 ///     ) {}
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the client of a service enabled in this build of bsm",
+    note = "each service is a cargo feature of bsm named after its crate without `aws-sdk-` \
+            (`aws_sdk_sts::Client` needs the `sts` feature): add it to bsm's `features` in Cargo.toml"
+)]
 pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
     /// The service's config builder, e.g. `aws_sdk_s3::config::Builder`.
     type ConfigBuilder: Send;

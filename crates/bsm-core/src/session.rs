@@ -158,8 +158,15 @@ impl SessionManager {
         expiry: Arc<Expiry>,
         regions: crate::region::Regions,
     ) -> Self {
-        let first = new_generation(0, &parts.base, &parts.recipe);
-        let current = Padded(AtomicU64::new(first.id));
+        let cache = Arc::new_cyclic(|generations| {
+            ArcSwap::from_pointee(new_generation(
+                0,
+                &parts.base,
+                &parts.recipe,
+                generations.clone(),
+            ))
+        });
+        let current = Padded(AtomicU64::new(cache.load().id));
         Self {
             inner: Arc::new(Inner {
                 base: parts.base,
@@ -170,7 +177,7 @@ impl SessionManager {
                 expiry,
                 hooks: parts.hooks,
                 source: parts.source,
-                cache: Arc::new(ArcSwap::from_pointee(first)),
+                cache,
                 current,
                 clearing: Mutex::new(()),
                 regions,
@@ -191,6 +198,13 @@ impl SessionManager {
     #[must_use]
     pub fn aws_region(&self) -> Option<&str> {
         self.inner.base.region().map(Region::as_ref)
+    }
+
+    /// The region as aws-config's [`Region`], to hand to the SDK's own
+    /// builders, if one is configured.
+    #[must_use]
+    pub fn region(&self) -> Option<&Region> {
+        self.inner.base.region()
     }
 
     /// The profile this manager was built from, if any.
@@ -313,6 +327,10 @@ impl SessionManager {
     /// already running finish with what they had. Configuration (region,
     /// endpoint, hooks, explicit keys, an explicit expiration time) is kept.
     ///
+    /// Clients handed out before the clear keep working and sign with the
+    /// credentials read again, as new ones do: every client asks the
+    /// manager's current credentials, through the current identity cache.
+    ///
     /// When the old clients are freed: each thread keeps the cache it last
     /// saw of up to 8 managers at hand (that is what makes a warm
     /// [`client`](Self::client) call a pointer comparison), and lets go of the
@@ -323,7 +341,12 @@ impl SessionManager {
         // never goes backwards; readers never take this lock.
         let _turn = lock(&self.inner.clearing);
         let number = self.inner.cache.load().number + 1;
-        let generation = new_generation(number, &self.inner.base, &self.inner.recipe);
+        let generation = new_generation(
+            number,
+            &self.inner.base,
+            &self.inner.recipe,
+            Arc::downgrade(&self.inner.cache),
+        );
         // The id goes first: a thread that sees the new generation in
         // `cache` (an acquire load) then sees its id too, so it never takes
         // an older generation's client from its recent ones afterwards. One
@@ -407,12 +430,24 @@ impl SessionManager {
 }
 
 /// A new generation: the base plus a credentials provider and identity
-/// cache from the recipe.
-fn new_generation(number: u64, base: &SdkConfig, recipe: &Recipe) -> Generation {
+/// cache from the recipe. Its configuration's identity cache answers from
+/// whatever generation of `generations` is current then
+/// ([`credentials::CurrentGeneration`]), so its clients keep working, with
+/// the credentials read again, after the next `clear_cache`.
+fn new_generation(
+    number: u64,
+    base: &SdkConfig,
+    recipe: &Recipe,
+    generations: std::sync::Weak<ArcSwap<Generation>>,
+) -> Generation {
     let (provider, cache) = recipe.make(base);
     let mut b = base.to_builder();
     b.set_credentials_provider(Some(provider.clone()));
-    b.set_identity_cache(Some(cache.clone()));
+    b.set_identity_cache(Some(
+        aws_smithy_runtime_api::client::identity::SharedIdentityCache::new(
+            credentials::CurrentGeneration::new(generations, provider.clone(), cache.clone()),
+        ),
+    ));
     Generation::new(number, b.build(), provider, cache)
 }
 

@@ -30,6 +30,17 @@ pub struct Snapshot {
     pub aws_secret_access_key: String,
     /// The session token of temporary credentials.
     pub aws_session_token: Option<String>,
+    /// The endpoint URL every client uses (moto, `LocalStack`), written as
+    /// `default_client_kwargs.endpoint_url`, which the Python package
+    /// passes to every client it makes.
+    pub endpoint_url: Option<String>,
+    /// When the credentials end, if that is known. The Python package
+    /// cannot read it from the snapshot (its `from_snapshot` passes every
+    /// key to `BotoSesManager.__init__`, which refuses unknown keys and
+    /// needs `expiration_time` as a `datetime`), so it goes in a file
+    /// beside it, `PATH.expiry`, which bsm reads and the Python package
+    /// ignores.
+    pub expiration: Option<std::time::SystemTime>,
 }
 
 impl fmt::Debug for Snapshot {
@@ -42,6 +53,8 @@ impl fmt::Debug for Snapshot {
                 "aws_session_token",
                 &self.aws_session_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("endpoint_url", &self.endpoint_url)
+            .field("expiration", &self.expiration)
             .finish()
     }
 }
@@ -86,6 +99,11 @@ impl Snapshot {
             out.push_str(", \"aws_session_token\": ");
             push_python_json_string(&mut out, token);
         }
+        if let Some(url) = &self.endpoint_url {
+            out.push_str(", \"default_client_kwargs\": {\"endpoint_url\": ");
+            push_python_json_string(&mut out, url);
+            out.push('}');
+        }
         out.push('}');
         out
     }
@@ -95,7 +113,21 @@ impl Snapshot {
     /// Python package writes one), malformed JSON and text after the object
     /// are errors; empty keys are rejected. A missing `region_name` or
     /// `aws_session_token` is `None`.
-    pub fn from_json(text: &str) -> std::result::Result<Self, crate::error::BoxError> {
+    ///
+    /// Fails with [`Error::InvalidInput`] for [`Input::SnapshotJson`](crate::Input::SnapshotJson),
+    /// saying what is wrong (the text itself, which holds a secret, is not
+    /// repeated).
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::parse(text).map_err(|e| {
+            Error::invalid(
+                crate::error::Input::SnapshotJson,
+                "<redacted>",
+                e.to_string(),
+            )
+        })
+    }
+
+    fn parse(text: &str) -> std::result::Result<Self, crate::error::BoxError> {
         use aws_smithy_json::deserialize::{Token, json_token_iter};
         const CUT_SHORT: &str = "the JSON text ends before the snapshot object does";
         let mut tokens = json_token_iter(text.as_bytes());
@@ -104,6 +136,7 @@ impl Snapshot {
         }
         // Each field: not seen, or seen with a string or null.
         let mut fields: [Option<Option<String>>; 4] = Default::default();
+        let mut endpoint: Option<Option<String>> = None;
         loop {
             let key = match tokens.next().transpose()? {
                 Some(Token::EndObject { .. }) => break,
@@ -111,9 +144,16 @@ impl Snapshot {
                 Some(_) => return Err("malformed snapshot object".into()),
                 None => return Err(CUT_SHORT.into()),
             };
+            if key == "default_client_kwargs" {
+                if endpoint.is_some() {
+                    return Err("duplicate field `default_client_kwargs`".into());
+                }
+                endpoint = Some(client_kwargs_endpoint(&mut tokens)?);
+                continue;
+            }
             let Some(slot) = SNAPSHOT_FIELDS.iter().position(|f| *f == key) else {
                 return Err(format!(
-                    "unknown field `{key}`, expected one of `{}`",
+                    "unknown field `{key}`, expected one of `{}` or `default_client_kwargs`",
                     SNAPSHOT_FIELDS.join("`, `")
                 )
                 .into());
@@ -143,6 +183,8 @@ impl Snapshot {
             aws_access_key_id: required(key_id, SNAPSHOT_FIELDS[1])?,
             aws_secret_access_key: required(secret, SNAPSHOT_FIELDS[2])?,
             aws_session_token: token.flatten(),
+            endpoint_url: endpoint.flatten(),
+            expiration: None,
         })
     }
 
@@ -153,10 +195,16 @@ impl Snapshot {
     /// file, not the path, so the file cannot be swapped in between. A file
     /// that other users can read is read, with a warning (tracing): the
     /// Python package writes its snapshots with mode 0644.
+    ///
+    /// The expiry comes from `PATH.expiry` beside it, when that file is
+    /// there, is the user's own and belongs to these keys (it names their
+    /// key id); otherwise it is `None`.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = read_private(path).map_err(|e| snapshot_error(path, e))?;
-        Self::from_json(&text).map_err(|e| snapshot_error(path, e))
+        let mut snapshot = Self::parse(&text).map_err(|e| snapshot_error(path, e))?;
+        snapshot.expiration = read_expiry(&expiry_path(path), &snapshot.aws_access_key_id);
+        Ok(snapshot)
     }
 
     /// Writes the snapshot to `path`, which must not exist yet: atomically
@@ -198,6 +246,23 @@ impl Snapshot {
                 Box::new(e)
             };
             snapshot_error(path, e)
+        })?;
+        // The expiry beside it; a stale one of other keys is replaced or
+        // removed. Without it, the snapshot is not left half written.
+        let sidecar = expiry_path(path);
+        let result = match self
+            .expiration
+            .map(|t| expiry_json(&self.aws_access_key_id, t))
+        {
+            Some(Some(text)) => crate::secret_file::write_replace(&sidecar, text.as_bytes()),
+            _ => match std::fs::remove_file(&sidecar) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        };
+        result.map_err(|e| {
+            let _ = std::fs::remove_file(path);
+            snapshot_error(&sidecar, e)
         })
     }
 
@@ -267,9 +332,108 @@ fn read_private(path: &Path) -> std::result::Result<String, crate::error::BoxErr
     Ok(read.text)
 }
 
+/// The value of `default_client_kwargs`, an object of the Python package's
+/// client arguments: its `endpoint_url`, if it has one (the others are
+/// boto3's own, which bsm has no use for).
+fn client_kwargs_endpoint<'a>(
+    tokens: &mut impl Iterator<
+        Item = std::result::Result<
+            aws_smithy_json::deserialize::Token<'a>,
+            aws_smithy_json::deserialize::error::DeserializeError,
+        >,
+    >,
+) -> std::result::Result<Option<String>, crate::error::BoxError> {
+    use aws_smithy_json::deserialize::Token;
+    match tokens.next().transpose()? {
+        Some(Token::ValueNull { .. }) => return Ok(None),
+        Some(Token::StartObject { .. }) => {}
+        _ => return Err("`default_client_kwargs` must be an object".into()),
+    }
+    let mut endpoint = None;
+    loop {
+        let key = match tokens.next().transpose()? {
+            Some(Token::EndObject { .. }) => return Ok(endpoint),
+            Some(Token::ObjectKey { key, .. }) => key.to_unescaped()?,
+            _ => return Err("malformed `default_client_kwargs`".into()),
+        };
+        if key == "endpoint_url" {
+            endpoint = match tokens.next().transpose()? {
+                Some(Token::ValueString { value, .. }) => Some(value.to_unescaped()?.into_owned()),
+                Some(Token::ValueNull { .. }) => None,
+                _ => return Err("`default_client_kwargs.endpoint_url` must be a string".into()),
+            };
+        } else {
+            aws_smithy_json::deserialize::token::skip_value(tokens)?;
+        }
+    }
+}
+
+/// `PATH.expiry`: the expiry of the snapshot at `path`.
+fn expiry_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".expiry");
+    PathBuf::from(name)
+}
+
+/// The expiry file's text: the key id it belongs to, and the time.
+fn expiry_json(key_id: &str, at: std::time::SystemTime) -> Option<String> {
+    let time = aws_smithy_types::DateTime::from(at)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()?;
+    let mut out = String::from("{\"aws_access_key_id\": ");
+    push_python_json_string(&mut out, key_id);
+    out.push_str(", \"expiration\": ");
+    push_python_json_string(&mut out, &time);
+    out.push('}');
+    Some(out)
+}
+
+/// The expiry in `sidecar`, if it is the user's own file and belongs to
+/// `key_id`; anything else is no known expiry.
+fn read_expiry(sidecar: &Path, key_id: &str) -> Option<std::time::SystemTime> {
+    let text = match crate::secret_file::read_private(sidecar, 4096) {
+        Ok(read) => read.text,
+        Err(crate::secret_file::ReadError::NotFound) => return None,
+        Err(e) => {
+            tracing::warn!(path = %sidecar.display(), error = %e, "not using the snapshot's expiry file");
+            return None;
+        }
+    };
+    let (id, time) = expiry_fields(&text)?;
+    (id == key_id).then(|| crate::credentials::parse_rfc3339(&time))?
+}
+
+/// The key id and the time of an expiry file's JSON object.
+fn expiry_fields(text: &str) -> Option<(String, String)> {
+    use aws_smithy_json::deserialize::{Token, json_token_iter};
+    let mut tokens = json_token_iter(text.as_bytes());
+    if !matches!(tokens.next()?.ok()?, Token::StartObject { .. }) {
+        return None;
+    }
+    let (mut id, mut time) = (None, None);
+    loop {
+        let key = match tokens.next()?.ok()? {
+            Token::EndObject { .. } => break,
+            Token::ObjectKey { key, .. } => key.to_unescaped().ok()?.into_owned(),
+            _ => return None,
+        };
+        let Token::ValueString { value, .. } = tokens.next()?.ok()? else {
+            return None;
+        };
+        let value = value.to_unescaped().ok()?.into_owned();
+        match key.as_str() {
+            "aws_access_key_id" => id = Some(value),
+            "expiration" => time = Some(value),
+            _ => return None,
+        }
+    }
+    Some((id?, time?))
+}
+
 impl SessionManager {
-    /// The current credentials and region as a [`Snapshot`] (through the
-    /// identity cache every client uses).
+    /// The current credentials, region, endpoint URL and, when it is
+    /// fixed, expiry as a [`Snapshot`] (through the identity cache every
+    /// client uses).
     pub async fn to_snapshot(&self) -> Result<Snapshot> {
         let creds = self.credentials().await?;
         Ok(Snapshot {
@@ -277,11 +441,14 @@ impl SessionManager {
             aws_access_key_id: creds.access_key_id().to_owned(),
             aws_secret_access_key: creds.secret_access_key().to_owned(),
             aws_session_token: creds.session_token().map(str::to_owned),
+            endpoint_url: self.endpoint_url().map(str::to_owned),
+            expiration: self.expiration_time(),
         })
     }
 
-    /// A manager on a snapshot's credentials and region. For other settings
-    /// (an endpoint URL), use [`SessionManagerBuilder::snapshot`](crate::SessionManagerBuilder::snapshot).
+    /// A manager on a snapshot's credentials, region, endpoint URL and
+    /// expiry. For other settings, use
+    /// [`SessionManagerBuilder::snapshot`](crate::SessionManagerBuilder::snapshot).
     pub async fn from_snapshot(snapshot: &Snapshot) -> Result<Self> {
         Self::builder().snapshot(snapshot).build().await
     }
@@ -368,6 +535,8 @@ impl Drop for SnapshotGuard {
                 if let Err(e) = std::fs::remove_file(&self.path) {
                     tracing::warn!(path = %self.path.display(), error = %e, "cannot delete the snapshot file");
                 }
+                // Its expiry file, if it wrote one.
+                let _ = std::fs::remove_file(expiry_path(&self.path));
             }
             Ok(_) => tracing::warn!(
                 path = %self.path.display(),
@@ -454,7 +623,7 @@ mod tests {
         assert!(text.contains("No such file or directory"), "{text}");
         let text = chain(&Snapshot::read(missing).unwrap_err());
         assert!(!text.contains("symbolic link"), "{text}");
-        assert!(text.contains("No such file or directory"), "{text}");
+        assert!(text.contains("no such file or directory"), "{text}");
         #[cfg(unix)]
         {
             let dir = scratch(&std::env::temp_dir(), "link");
@@ -492,10 +661,11 @@ mod tests {
         assert_eq!(
             format!("{s:?}"),
             "Snapshot { region_name: Some(\"us-east-1\"), aws_access_key_id: \"AKIADEBUGSHOWN000001\", \
-             aws_secret_access_key: \"<redacted>\", aws_session_token: Some(\"<redacted>\") }"
+             aws_secret_access_key: \"<redacted>\", aws_session_token: Some(\"<redacted>\"), \
+             endpoint_url: None, expiration: None }"
         );
         s.aws_session_token = None;
-        assert!(format!("{s:?}").ends_with("aws_session_token: None }"));
+        assert!(format!("{s:?}").contains("aws_session_token: None,"));
     }
 
     fn snap(token: Option<&str>) -> Snapshot {
@@ -504,6 +674,8 @@ mod tests {
             aws_access_key_id: "AKIAEXAMPLEFAKEKEY01".into(),
             aws_secret_access_key: "fakeSecretKey/EXAMPLE+abc".into(),
             aws_session_token: token.map(str::to_owned),
+            endpoint_url: None,
+            expiration: None,
         }
     }
 
@@ -606,6 +778,8 @@ mod tests {
             aws_access_key_id: "AK\"\\/\u{0}\u{1f}\u{7f}\u{8}\u{c}\n\r\t".into(),
             aws_secret_access_key: "é😀\u{2028}".into(),
             aws_session_token: None,
+            endpoint_url: None,
+            expiration: None,
         };
         assert_eq!(snapshot.to_json(), python);
         assert_eq!(Snapshot::from_json(python).unwrap(), snapshot);

@@ -50,6 +50,10 @@ fn emit(services: &[Service]) -> TokenStream {
         .map(|s| format_ident!("{}", s.path.value))
         .collect();
     let accessors_str: Vec<_> = services.iter().map(|s| s.accessor.value.as_str()).collect();
+    let markers: Vec<_> = services
+        .iter()
+        .map(|s| format_ident!("{}", s.feature.value))
+        .collect();
     let retired: Vec<_> = services.iter().map(|s| s.retired).collect();
     let variant_docs: Vec<_> = services
         .iter()
@@ -62,6 +66,7 @@ fn emit(services: &[Service]) -> TokenStream {
         })
         .collect();
     let (items, methods): (Vec<_>, Vec<_>) = services.iter().map(per_service).unzip();
+    let feature_off = feature_off(&features, &markers);
     let services_doc = services_table(services);
 
     quote! {
@@ -159,8 +164,53 @@ fn emit(services: &[Service]) -> TokenStream {
 
         #( #items )*
 
+        #feature_off
+
         impl crate::SessionManager {
             #( #methods )*
+        }
+    }
+}
+
+/// The module a call to the accessor of a service whose feature is off
+/// refers to: a bound no type meets, whose message names the feature.
+fn feature_off(features: &[&str], markers: &[syn::Ident]) -> TokenStream {
+    quote! {
+        /// What a call to the accessor of a service whose feature is off
+        /// reports: a bound no type meets, whose message names the feature.
+        #[doc(hidden)]
+        pub mod feature_off {
+            /// Met by nothing: see the module.
+            #[diagnostic::on_unimplemented(
+                message = "this accessor needs the cargo feature `{S}` of bsm, which is off",
+                label = "the `{S}` feature is off",
+                note = "turn it on in Cargo.toml: bsm = {{ package = \"bsm-aws\", version = \"0.1\", features = [\"{S}\"] }}"
+            )]
+            pub trait FeatureOn<'a, S> {}
+            #(
+                #[cfg(not(feature = #features))]
+                #[allow(non_camel_case_types)]
+                #[doc(hidden)]
+                pub struct #markers;
+            )*
+        }
+    }
+}
+
+/// The accessor of a service whose feature is off: a call names the
+/// feature to turn on (the bound can never hold, and its message says so;
+/// the compiler checks such a bound only where the method is called).
+fn disabled_accessor(feature: &str, accessor: &syn::Ident) -> TokenStream {
+    let marker = format_ident!("{}", feature);
+    quote! {
+        #[cfg(not(feature = #feature))]
+        #[doc(hidden)]
+        #[allow(missing_docs)]
+        pub fn #accessor(&self) -> ::core::convert::Infallible
+        where
+            for<'bsm> &'bsm Self: crate::feature_off::FeatureOn<'bsm, crate::feature_off::#marker>,
+        {
+            ::core::unreachable!()
         }
     }
 }
@@ -186,7 +236,9 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         "Built on first call from this manager's configuration (credentials, region, \
          endpoint URL, shared HTTP client, and any `configure` hook for this service), \
          then cached for the manager's life or until `clear_cache`. Every later call \
-         returns a clone of the same client: a cheap handle on the same connection pool."
+         returns a clone of the same client: a cheap handle on the same connection pool. \
+         A client kept from before `clear_cache` goes on working and signs with the \
+         credentials read again, as a new one does."
             .to_owned(),
         String::new(),
         "Safe to call from many threads and tasks at once: concurrent first callers \
@@ -249,6 +301,7 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
             }
         }
     };
+    let disabled = disabled_accessor(feature, &accessor);
     let method = quote! {
         #( #[doc = #doc] )*
         #[cfg(feature = #feature)]
@@ -259,6 +312,8 @@ fn per_service(s: &Service) -> (TokenStream, TokenStream) {
         pub fn #accessor(&self) -> ::#path::Client {
             self.client::<::#path::Client>()
         }
+
+        #disabled
     };
     (items, method)
 }

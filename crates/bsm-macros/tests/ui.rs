@@ -1,5 +1,6 @@
 //! Compile-fail tests: each bad services.toml gives a `compile_error!`
-//! naming `services.toml:LINE:COL` and the problem. Refresh the expected
+//! naming `services.toml:LINE:COL` and the problem, and the accessor of a
+//! service whose feature is off names the feature. Refresh the expected
 //! output with `TRYBUILD=overwrite cargo test -p bsm-macros` and review the diff.
 
 #[test]
@@ -10,4 +11,5 @@ fn ui() {
     t.compile_fail("tests/ui/duplicate.rs");
     t.compile_fail("tests/ui/invalid_ident.rs");
     t.compile_fail("tests/ui/missing_field.rs");
+    t.compile_fail("tests/ui/feature_off.rs");
 }
