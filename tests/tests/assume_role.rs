@@ -543,4 +543,11 @@ async fn an_mfa_session_sends_one_get_session_token_and_ends_with_it() {
         1,
         "no request for bad input"
     );
+    // An IAM user's session can open no console: the federation endpoint
+    // refuses it and STS makes no federation token from it. Said before
+    // anything is sent to the endpoint.
+    let err = mfa.console_url().send().await.unwrap_err();
+    assert!(matches!(err, Error::ConsoleSignIn { .. }), "{err:?}");
+    assert!(err.to_string().contains("an IAM user's session"), "{err}");
+    assert_eq!(proxy.count("GetFederationToken"), 0);
 }

@@ -17,9 +17,9 @@ pub use bsm_core::CredentialServer;
 pub use bsm_core::*;
 #[doc(inline)]
 pub use bsm_core::{
-    AliasStatus, AssumeRoleBuilder, AwsCliEnv, AwsService, CacheStats, CredentialSource, Error,
-    Identity, Input, MANAGED_VARS, MfaTokenProvider, ProcessEnvGuard, Result, Service,
-    ServiceErrorKind, SessionManager, SessionManagerBuilder, Snapshot, SnapshotGuard,
-    UnknownService, WhoAmI, cli_env, credentials, error, mask, secret_file, services,
-    validate_role_arn,
+    AliasStatus, AssumeRoleBuilder, AwsCliEnv, AwsService, CacheStats, ConsoleUrl,
+    ConsoleUrlBuilder, CredentialSource, Error, Identity, Input, MANAGED_VARS, MfaTokenProvider,
+    ProcessEnvGuard, Result, Service, ServiceErrorKind, SessionManager, SessionManagerBuilder,
+    Snapshot, SnapshotGuard, UnknownService, WhoAmI, cli_env, credentials, error, mask,
+    secret_file, services, validate_role_arn,
 };

@@ -4,6 +4,7 @@
 //! parses and dispatches; each subcommand lives in its own module.
 
 mod cache;
+mod console;
 mod exec;
 mod export;
 mod job;
@@ -120,6 +121,23 @@ enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Env)]
         format: Format,
+    },
+    /// Open the AWS console as these credentials' principal (a sign-in URL
+    /// from the AWS federation endpoint), in $BROWSER, else with xdg-open,
+    /// open or start.
+    Console {
+        /// Print the URL on stdout instead of opening it (it holds a
+        /// sign-in token: treat it as a credential).
+        #[arg(long)]
+        print: bool,
+        /// Where the console opens (an https:// URL; default: the region's
+        /// console home).
+        #[arg(long, value_name = "URL")]
+        destination: Option<String>,
+        /// How long the console session lasts, in seconds: 900 to 43200 for
+        /// a role; 900 to 129600 for an IAM user's keys (default 3600).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
     },
     /// The session cache of export and exec.
     Cache {
@@ -288,6 +306,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let bsm = manager::build(g, Role::Once).await?;
             print!("{}", export::export(&bsm, format).await?);
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Console {
+            print,
+            destination,
+            duration,
+        } => {
+            let bsm = manager::build(g, Role::Once).await?;
+            console::console(&bsm, print, destination, duration).await
         }
         Cmd::Snapshot {
             action: SnapshotCmd::Save { path, force },

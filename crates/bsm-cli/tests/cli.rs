@@ -871,3 +871,273 @@ fn bad_input_is_one_line_on_stderr() {
         assert!(stderr.starts_with("bsm: error: "), "{stderr}");
     }
 }
+
+/// A query value of a URL, percent-decoded.
+fn query_value(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let raw = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+const SIGNIN_TOKEN: &str = "StandInSigninToken-kept-off-stderr";
+
+/// The access key ids STS handed out through `proxy` (federation tokens
+/// and roles), read from the answers it recorded.
+fn keys_handed_out(proxy: &bsm_tests::Proxy) -> Vec<(String, String)> {
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.action().as_str(), "GetFederationToken" | "AssumeRole"))
+        .filter_map(|r| {
+            let start = r.response.find("<AccessKeyId>")? + "<AccessKeyId>".len();
+            let end = start + r.response[start..].find("</AccessKeyId>")?;
+            Some((r.action(), r.response[start..end].to_owned()))
+        })
+        .collect()
+}
+
+/// A stand-in of the AWS federation endpoint on loopback: it answers
+/// `getSigninToken` with a sign-in token when the `Session` JSON holds a
+/// whole session of keys STS handed out through `proxy`; anything else gets
+/// a 400 whose body must never reach the person.
+fn federation_stand_in(proxy: std::sync::Arc<bsm_tests::Proxy>) -> bsm_tests::sources::FakeServer {
+    bsm_tests::sources::FakeServer::start(move |hit| {
+        let session = query_value(&hit.path, "Session").unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&session).unwrap_or_default();
+        let id = json["sessionId"].as_str().unwrap_or_default().to_owned();
+        let whole = ["sessionKey", "sessionToken"]
+            .iter()
+            .all(|k| json[k].as_str().is_some_and(|v| !v.is_empty()));
+        let action = query_value(&hit.path, "Action").unwrap_or_default();
+        let known = keys_handed_out(&proxy).iter().any(|(_, k)| *k == id);
+        if action == "getSigninToken" && whole && known {
+            (
+                200,
+                vec![],
+                format!("{{\"SigninToken\": \"{SIGNIN_TOKEN}\"}}"),
+            )
+        } else {
+            (400, vec![], "BODY-OF-A-REFUSAL".into())
+        }
+    })
+}
+
+/// The `sessionId` the endpoint was last sent, and its `SessionDuration`.
+fn last_session(stand_in: &bsm_tests::sources::FakeServer) -> (String, Option<String>) {
+    let hit = stand_in.hits().pop().expect("the endpoint was asked");
+    let session = query_value(&hit.path, "Session").unwrap();
+    let json: serde_json::Value = serde_json::from_str(&session).unwrap();
+    (
+        json["sessionId"].as_str().unwrap().to_owned(),
+        query_value(&hit.path, "SessionDuration"),
+    )
+}
+
+/// `bsm console`: an IAM user's keys become a federation token first (one
+/// `GetFederationToken`, counted at the proxy), a role's credentials go as
+/// they are; the endpoint gets the session of exactly those keys; the URL
+/// goes to `$BROWSER` (a script that records it) or, with `--print`, to
+/// stdout only; the sign-in token is never on stderr.
+#[cfg(unix)]
+#[test]
+fn console_signs_in_with_a_federation_token_or_the_roles_session() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("bsm-cli-console");
+    let proxy = std::sync::Arc::new(bsm_tests::Proxy::start(moto().addr()));
+    let stand_in = federation_stand_in(std::sync::Arc::clone(&proxy));
+    let federation = format!("{}/federation", stand_in.endpoint());
+    let browser = dir.join("browser.sh");
+    let opened = dir.join("opened");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let console = |extra: &[&str]| {
+        let mut cmd = bsm();
+        cmd.env("BSM_FEDERATION_URL", &federation)
+            .env("BROWSER", &browser)
+            .args(["--endpoint-url", &proxy.endpoint()])
+            .args(extra)
+            .arg("console");
+        cmd
+    };
+    let opened_urls = || {
+        std::fs::read_to_string(&opened)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    // The IAM user's keys: a federation token, then the browser.
+    let (out, stdout, stderr) = run(&mut console(&[]));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "", "the URL goes to the browser only");
+    assert!(!stderr.contains(SIGNIN_TOKEN), "{stderr}");
+    assert_eq!(proxy.count("GetFederationToken"), 1);
+    let handed = keys_handed_out(&proxy);
+    assert_eq!(handed.len(), 1);
+    assert_eq!(last_session(&stand_in), (handed[0].1.clone(), None));
+    let urls = opened_urls();
+    assert_eq!(urls.len(), 1, "{urls:?}");
+    let url = &urls[0];
+    assert!(
+        url.starts_with(&format!("{federation}?Action=login&")),
+        "{url}"
+    );
+    assert_eq!(query_value(url, "Issuer").as_deref(), Some("bsm"));
+    assert_eq!(
+        query_value(url, "Destination").as_deref(),
+        Some("https://us-east-1.console.aws.amazon.com/console/home?region=us-east-1")
+    );
+    assert_eq!(
+        query_value(url, "SigninToken").as_deref(),
+        Some(SIGNIN_TOKEN)
+    );
+
+    // A role's session goes as it is, for the duration given; --print
+    // prints the URL and opens nothing.
+    let role = [
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/console",
+        "--no-cache",
+    ];
+    let (out, stdout, stderr) = run(console(&role).args(["--print", "--duration", "3600"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(SIGNIN_TOKEN), "{stderr}");
+    assert_eq!(
+        query_value(stdout.trim(), "SigninToken").as_deref(),
+        Some(SIGNIN_TOKEN)
+    );
+    assert_eq!(
+        proxy.count("GetFederationToken"),
+        1,
+        "no federation token for a role"
+    );
+    let role_key = keys_handed_out(&proxy).pop().unwrap();
+    assert_eq!(role_key.0, "AssumeRole");
+    assert_eq!(last_session(&stand_in), (role_key.1, Some("3600".into())));
+    assert_eq!(opened_urls().len(), 1, "--print opened nothing");
+
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A destination of the user's is where the console opens; durations out
+/// of range and a destination that is not `https://` are refused before
+/// any request.
+#[test]
+fn console_takes_a_destination_and_refuses_bad_input_before_any_request() {
+    let proxy = std::sync::Arc::new(bsm_tests::Proxy::start(moto().addr()));
+    let stand_in = federation_stand_in(std::sync::Arc::clone(&proxy));
+    let federation = format!("{}/federation", stand_in.endpoint());
+    let role = [
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/console",
+        "--no-cache",
+    ];
+    let console = |extra: &[&str]| {
+        let mut cmd = bsm();
+        cmd.env("BSM_FEDERATION_URL", &federation)
+            .env("BROWSER", "false")
+            .args(["--endpoint-url", &proxy.endpoint()])
+            .args(role)
+            .args(["console", "--print"])
+            .args(extra);
+        cmd
+    };
+    let (out, stdout, _) = run(&mut console(&[
+        "--destination",
+        "https://us-east-1.console.aws.amazon.com/s3/home",
+    ]));
+    assert!(out.status.success());
+    assert_eq!(
+        query_value(stdout.trim(), "Destination").as_deref(),
+        Some("https://us-east-1.console.aws.amazon.com/s3/home")
+    );
+    let asked = stand_in.hits().len();
+    for (extra, want) in [
+        (&["--duration", "60"][..], "invalid duration `60 s`"),
+        (&["--duration", "43201"][..], "invalid duration `43201 s`"),
+        (
+            &["--destination", "http://example.com/"][..],
+            "invalid console destination",
+        ),
+    ] {
+        let (out, stdout, stderr) = run(&mut console(extra));
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            stdout.is_empty() && stderr.contains(want),
+            "{extra:?}: {stderr}"
+        );
+    }
+    assert_eq!(stand_in.hits().len(), asked, "no request for bad input");
+}
+
+/// The endpoint's bad answers (a 400, an HTML page, JSON without a token,
+/// nothing listening) are one line each, naming the endpoint and what was
+/// wrong, never the answer's body; nothing reaches stdout or the browser.
+#[test]
+fn bad_answers_of_the_federation_endpoint_are_typed_and_not_echoed() {
+    use bsm_tests::sources::FakeServer;
+    let answers = [
+        FakeServer::start(|_| (400, vec![], "BODY-MARKER refused".into())),
+        FakeServer::start(|_| (200, vec![], "<html>BODY-MARKER sign in</html>".into())),
+        FakeServer::start(|_| (200, vec![], r#"{"BODY-MARKER": "no token"}"#.into())),
+    ];
+    let mut endpoints: Vec<(String, &str)> = answers
+        .iter()
+        .zip([
+            "answered HTTP 400",
+            "not JSON with a SigninToken",
+            "not JSON with a SigninToken",
+        ])
+        .map(|(s, why)| (format!("{}/federation", s.endpoint()), why))
+        .collect();
+    endpoints.push((
+        format!("{}/federation", bsm_tests::DEAD_ENDPOINT),
+        "cannot reach it",
+    ));
+    for (federation, why) in endpoints {
+        let (out, stdout, stderr) = run(bsm()
+            .env("BSM_FEDERATION_URL", &federation)
+            .env("BROWSER", "false")
+            .args(["--endpoint-url", &moto().endpoint()])
+            .args([
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/console",
+                "--no-cache",
+            ])
+            .args(["console"]));
+        assert_eq!(out.status.code(), Some(1), "{federation}: {stderr}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "bsm: error: console sign-in at `{federation}` failed: "
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{why}: {stderr}");
+        assert!(!stderr.contains("BODY-MARKER"), "{stderr}");
+    }
+}

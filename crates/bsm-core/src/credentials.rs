@@ -407,24 +407,7 @@ pub(crate) async fn resolve(config: &SdkConfig) -> std::result::Result<Credentia
     let cache = config
         .identity_cache()
         .ok_or("no identity cache is configured")?;
-    // The cache needs a clock and a sleep (for its load timeout); the rest
-    // are placeholders that `build` insists on and the cache never uses.
-    let time_source = config.time_source().ok_or("no time source is configured")?;
-    let sleep = config.sleep_impl().ok_or("no async sleep is configured")?;
-    let components = RuntimeComponentsBuilder::new("bsm-credentials")
-        .with_time_source(Some(time_source))
-        .with_sleep_impl(Some(sleep))
-        .with_identity_cache(Some(cache.clone()))
-        .with_auth_scheme_option_resolver(Some(StaticAuthSchemeOptionResolver::new(vec![
-            NO_AUTH_SCHEME_ID,
-        ])))
-        .with_auth_scheme(NoAuthScheme::new())
-        .with_identity_resolver(NO_AUTH_SCHEME_ID, NoAuthIdentityResolver::new())
-        .with_endpoint_resolver(Some(StaticUriEndpointResolver::uri(
-            "http://unused.invalid",
-        )))
-        .with_retry_strategy(Some(NeverRetryStrategy::new()))
-        .build()?;
+    let components = runtime_components(config, Some(cache.clone()))?;
     // The same retry and timeout settings a client has, so the cache's load
     // timeout is the one a client would get.
     let mut layer = Layer::new("bsm-credentials");
@@ -442,6 +425,36 @@ pub(crate) async fn resolve(config: &SdkConfig) -> std::result::Result<Credentia
         .data::<Credentials>()
         .cloned()
         .ok_or_else(|| "the identity resolved is not AWS credentials".into())
+}
+
+/// Runtime components for calling into the SDK's machinery outside an
+/// operation (the identity cache, an HTTP connector): `config`'s clock and
+/// sleep (the cache's load timeout and the connector's timeouts need
+/// them), `cache`, and placeholders that `build` insists on and nothing
+/// here uses.
+pub(crate) fn runtime_components(
+    config: &SdkConfig,
+    cache: Option<SharedIdentityCache>,
+) -> std::result::Result<
+    aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    BoxError,
+> {
+    let time_source = config.time_source().ok_or("no time source is configured")?;
+    let sleep = config.sleep_impl().ok_or("no async sleep is configured")?;
+    Ok(RuntimeComponentsBuilder::new("bsm-credentials")
+        .with_time_source(Some(time_source))
+        .with_sleep_impl(Some(sleep))
+        .with_identity_cache(cache)
+        .with_auth_scheme_option_resolver(Some(StaticAuthSchemeOptionResolver::new(vec![
+            NO_AUTH_SCHEME_ID,
+        ])))
+        .with_auth_scheme(NoAuthScheme::new())
+        .with_identity_resolver(NO_AUTH_SCHEME_ID, NoAuthIdentityResolver::new())
+        .with_endpoint_resolver(Some(StaticUriEndpointResolver::uri(
+            "http://unused.invalid",
+        )))
+        .with_retry_strategy(Some(NeverRetryStrategy::new()))
+        .build()?)
 }
 
 /// The fixed end of credentials just resolved (see the module's table).

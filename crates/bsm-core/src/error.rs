@@ -81,6 +81,16 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The console sign-in endpoint could not be reached, refused, or
+    /// answered with something other than a sign-in token (its answer is
+    /// never repeated: it can hold a token).
+    ConsoleSignIn {
+        /// The federation endpoint.
+        endpoint: String,
+        /// What went wrong.
+        source: BoxError,
+    },
+
     /// A request to an AWS service failed.
     Service {
         /// The operation, e.g. `STS GetCallerIdentity`.
@@ -142,6 +152,8 @@ pub enum Input {
     ServerAddress,
     /// Snapshot JSON.
     SnapshotJson,
+    /// Where the console opens after sign-in.
+    ConsoleDestination,
 }
 
 impl std::fmt::Display for Input {
@@ -164,6 +176,7 @@ impl std::fmt::Display for Input {
             Input::RefreshBuffer => "refresh buffer",
             Input::ServerAddress => "server address",
             Input::SnapshotJson => "snapshot JSON",
+            Input::ConsoleDestination => "console destination",
         })
     }
 }
@@ -221,6 +234,11 @@ impl std::fmt::Display for Error {
                 path.display(),
                 first_line(source)
             ),
+            Error::ConsoleSignIn { endpoint, source } => write!(
+                f,
+                "console sign-in at `{endpoint}` failed: {}",
+                first_line(source)
+            ),
             Error::Service {
                 operation,
                 kind,
@@ -262,6 +280,7 @@ impl std::error::Error for Error {
             | Error::AssumeRole { source, .. }
             | Error::Snapshot { source, .. }
             | Error::Handoff { source, .. }
+            | Error::ConsoleSignIn { source, .. }
             | Error::Service { source, .. } => Some(&**source),
             Error::InvalidInput { .. } | Error::ProfileNotFound { .. } => None,
         }
@@ -528,6 +547,10 @@ impl Error {
             },
             Error::Handoff { path, .. } => Error::Handoff {
                 path: path.clone(),
+                source,
+            },
+            Error::ConsoleSignIn { endpoint, .. } => Error::ConsoleSignIn {
+                endpoint: endpoint.clone(),
                 source,
             },
             Error::Service {

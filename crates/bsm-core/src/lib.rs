@@ -10,6 +10,7 @@ mod assume_role;
 mod builder;
 pub mod cli_env;
 mod client_cache;
+pub mod console;
 pub mod credentials;
 pub mod error;
 mod identity;
@@ -38,6 +39,7 @@ pub use aws_smithy_types;
 pub use aws_types;
 pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
+pub use console::{ConsoleUrl, ConsoleUrlBuilder};
 pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
 pub use identity::{AliasStatus, Identity, WhoAmI};
 #[cfg(feature = "credential-server")]
