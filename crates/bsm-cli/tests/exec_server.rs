@@ -913,3 +913,72 @@ fn exec_server_asks_for_the_mfa_code_before_the_command_starts() {
     assert_eq!(sent.param("TokenCode").as_deref(), Some("112233"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `exec --server` takes `--mfa-session` and `--mfa-code` as the other
+/// commands do: one `GetSessionToken` with the code given, then the role
+/// from the MFA session with no code (counted at the proxy); with
+/// `--no-cache` the MFA session is not kept, so a second run sends another.
+#[test]
+fn exec_server_takes_an_mfa_session_and_no_cache() {
+    let proxy = Proxy::start(moto().addr());
+    let serial = "arn:aws:iam::123456789012:mfa/alice";
+    let run = |extra: &[&str]| {
+        let out = bsm(&proxy.endpoint())
+            .args([
+                "--mfa-serial",
+                serial,
+                "--mfa-code",
+                "445566",
+                "--mfa-session",
+            ])
+            .args(extra)
+            .args(["exec", "--server", "--"])
+            .arg(venv_bin("aws"))
+            .args([
+                "sts",
+                "get-caller-identity",
+                "--output",
+                "text",
+                "--query",
+                "Arn",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "arn:aws:sts::123456789012:assumed-role/bsm-exec-server/served"
+        );
+    };
+    run(&["--no-cache"]);
+    run(&["--no-cache"]);
+    assert_eq!(
+        proxy.count("GetSessionToken"),
+        2,
+        "--no-cache keeps no MFA session"
+    );
+    let sessions: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "GetSessionToken")
+        .map(|r| r.param("TokenCode"))
+        .collect();
+    assert_eq!(sessions, [Some("445566".into()), Some("445566".into())]);
+    for a in proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "AssumeRole")
+    {
+        assert_eq!(a.param("TokenCode"), None, "the role needs no code");
+        assert!(
+            !a.header("authorization")
+                .unwrap()
+                .contains("Credential=testing/"),
+            "signed by the MFA session"
+        );
+    }
+}
