@@ -551,3 +551,55 @@ async fn an_mfa_session_sends_one_get_session_token_and_ends_with_it() {
     assert!(err.to_string().contains("an IAM user's session"), "{err}");
     assert_eq!(proxy.count("GetFederationToken"), 0);
 }
+
+/// Role chaining: assumed with a role's credentials, a role gets at most
+/// 3600 s from STS (moto does not enforce it; AWS refuses more). bsm caps
+/// a longer duration at 3600 s with one warning; from an IAM user's keys
+/// the duration asked for is sent as it is. Counted at the proxy.
+#[tokio::test]
+async fn a_chained_role_is_capped_at_an_hour_with_a_warning() {
+    let proxy = Proxy::start(moto().addr());
+    let bsm = manager(&proxy.endpoint()).await;
+    let sent = |proxy: &Proxy| {
+        proxy
+            .requests()
+            .into_iter()
+            .filter(|r| r.action() == "AssumeRole")
+            .map(|r| r.param("DurationSeconds").unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let first = bsm
+        .assume_role(ROLE)
+        .duration(Duration::from_secs(7200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent(&proxy), ["7200"], "from an IAM user's keys: as asked");
+    let captured = events();
+    let before = captured.events().len();
+    let chained = first
+        .assume_role("arn:aws:iam::123456789012:role/second")
+        .duration(Duration::from_secs(7200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent(&proxy), ["7200", "3600"], "chained: capped");
+    let warnings: Vec<String> = captured.events()[before..]
+        .iter()
+        .filter(|e| e.level == tracing::Level::WARN)
+        .map(bsm_tests::capture::Event::text)
+        .filter(|t| t.contains("role chaining"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let end = chained.expiration_time().unwrap();
+    let left = end.duration_since(SystemTime::now()).unwrap();
+    assert!(left <= Duration::from_secs(3600), "{left:?}");
+    // 3600 s or less is sent as it is, chained or not.
+    first
+        .assume_role("arn:aws:iam::123456789012:role/third")
+        .duration(Duration::from_secs(1800))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent(&proxy), ["7200", "3600", "1800"]);
+}

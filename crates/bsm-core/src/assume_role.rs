@@ -169,6 +169,8 @@ impl AssumeRoleBuilder {
     }
 
     /// How long the credentials last: 900 s to 43 200 s (default 3600 s).
+    /// Assumed with a role's credentials (role chaining), STS allows at most
+    /// 3600 s: a longer duration is capped there, with a warning.
     pub fn duration(mut self, duration: Duration) -> Self {
         self.params.duration = duration;
         self
@@ -328,13 +330,52 @@ impl AssumeRoleBuilder {
         Ok(buffer)
     }
 
+    /// STS refuses more than an hour for a role assumed with a role's
+    /// credentials ("role chaining": the source is an assumed role, or a
+    /// role session from a profile, SSO, web identity, a container or
+    /// instance metadata). Asked for more, bsm caps the duration at 3600 s
+    /// and warns, as aws-vault does, rather than send a request STS is
+    /// certain to refuse. Whether the source is a role session is read
+    /// from its identity (one `GetCallerIdentity`, cached), only when a
+    /// longer duration was asked for and the source's credentials are
+    /// temporary.
+    async fn cap_a_chained_duration(&mut self) {
+        const CHAINED_MAX: Duration = Duration::from_secs(3600);
+        if self.params.duration <= CHAINED_MAX {
+            return;
+        }
+        let chained = match self.source.credential_source() {
+            CredentialSource::AssumedRole(_) => true,
+            CredentialSource::MfaSession(_) => false,
+            _ => match self.source.credentials().await {
+                Ok(c) if c.session_token().is_some() => self
+                    .source
+                    .identity()
+                    .await
+                    .is_ok_and(|id| id.arn.contains(":assumed-role/")),
+                _ => false,
+            },
+        };
+        if chained {
+            tracing::warn!(
+                role_arn = %self.params.role_arn,
+                asked_s = self.params.duration.as_secs(),
+                "the role is assumed with a role's credentials (role chaining), for which STS \
+                 allows at most 1 hour: its duration is capped at 3600 s"
+            );
+            self.params.duration = CHAINED_MAX;
+        }
+    }
+
     /// Validates every input, then assumes the role (one-shot) or sets up
     /// the refreshing provider (auto-refresh, no request yet).
     ///
     /// Without a region (given here or by the source manager), `AssumeRole`
     /// goes to STS signed for `us-east-1` (the global endpoint's region),
     /// as in the Python original; the new manager has no region either.
-    pub async fn send(self) -> Result<SessionManager> {
+    pub async fn send(mut self) -> Result<SessionManager> {
+        self.validate()?;
+        self.cap_a_chained_duration().await;
         let buffer = self.validate()?;
         let region = self
             .region
