@@ -49,15 +49,17 @@ pub struct Cache {
 const MAX_ENTRY_BYTES: u64 = 64 * 1024;
 
 impl Cache {
-    /// The default folder: `$XDG_CACHE_HOME/bsm`, else `~/.cache/bsm`.
+    /// The default folder: `$XDG_CACHE_HOME/bsm`, else `~/.cache/bsm`. A
+    /// relative or empty value is ignored, as the XDG base directory spec
+    /// says, so that no cache of credentials lands in the current folder.
     pub fn default_dir() -> Option<PathBuf> {
+        let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
         std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+            .and_then(absolute)
             .or_else(|| {
                 std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".cache"))
+                    .and_then(absolute)
+                    .map(|h| h.join(".cache"))
             })
             .map(|d| d.join("bsm"))
     }

@@ -252,6 +252,75 @@ fn a_refresh_window_past_any_session_takes_a_new_one() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Session tokens of real roles run to kilobytes (session tags, policies):
+/// a cached entry of 8 KiB is used; one over the 64 KiB cap is not.
+#[test]
+fn a_large_cached_session_is_used_and_a_huge_one_is_not() {
+    let dir = temp_dir("bsm-cache-large");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    let files = config(&dir, &proxy.endpoint(), "");
+    assert!(bsm_export(&files, &proxy.endpoint(), &cache, &[]).0);
+    let file = cached_files(&cache).pop().unwrap();
+    let entry = std::fs::read_to_string(&file).unwrap();
+    // Whitespace keeps the JSON (and the session) the same.
+    let padded = |n: usize| format!("{}{}", entry.trim_end(), " ".repeat(n));
+    std::fs::write(&file, padded(8 * 1024)).unwrap();
+    let (ok, stderr) = bsm_export(&files, &proxy.endpoint(), &cache, &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(proxy.count("AssumeRole"), 1, "the 8 KiB entry was a hit");
+    std::fs::write(&file, padded(64 * 1024)).unwrap();
+    let (ok, stderr) = bsm_export(&files, &proxy.endpoint(), &cache, &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        proxy.count("AssumeRole"),
+        2,
+        "the entry over 64 KiB was not"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// With no usable cache home (`XDG_CACHE_HOME` relative, `HOME` empty), no
+/// cache is made in the current folder: each run asks STS.
+#[test]
+fn a_relative_or_empty_cache_home_makes_no_cache_in_the_current_folder() {
+    let dir = temp_dir("bsm-cache-nohome");
+    let proxy = Proxy::start(moto().addr());
+    let files = config(&dir, &proxy.endpoint(), "");
+    let work = dir.join("work");
+    std::fs::create_dir(&work).unwrap();
+    for (xdg, home) in [(Some("relative"), "/nonexistent-home"), (None, "")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+        isolate(&mut cmd);
+        cmd.env_remove("XDG_CACHE_HOME");
+        if let Some(x) = xdg {
+            cmd.env("XDG_CACHE_HOME", x);
+        }
+        let out = cmd
+            .current_dir(&work)
+            .env("HOME", home)
+            .env("AWS_CONFIG_FILE", &files.0)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &files.1)
+            .args(["--profile", "src", "--region", "us-east-1"])
+            .args(["--endpoint-url", &proxy.endpoint(), "--role-arn", ROLE])
+            .args(["--session-name", "cached", "export", "--format", "process"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "nothing made in the current folder: {left:?}"
+    );
+    assert_eq!(proxy.count("AssumeRole"), 2, "no cache: each run asked");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn concurrent_runs_on_an_empty_cache_leave_one_whole_file() {
     let dir = temp_dir("bsm-cache-race");
