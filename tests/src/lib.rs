@@ -5,6 +5,7 @@
 pub mod capture;
 mod moto;
 mod proxy;
+pub mod sign_in;
 pub mod sources;
 
 /// The skill file shipped for coding agents (`skills/bsm/SKILL.md`): its

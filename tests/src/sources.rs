@@ -84,6 +84,19 @@ pub struct Hit {
     pub path: String,
     /// Every header, names lower-case.
     pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl Hit {
+    /// The value of header `name` (lower-case), if sent.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 type Handler = dyn Fn(&Hit) -> (u16, Vec<(&'static str, String)>, String) + Send + Sync;
@@ -136,34 +149,45 @@ impl FakeServer {
                     let (hits, handler) = (Arc::clone(&thread_hits), Arc::clone(&handler));
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                            let hit = Hit {
-                                method: req.method().to_string(),
-                                path: req
-                                    .uri()
-                                    .path_and_query()
-                                    .map_or("/", |p| p.as_str())
-                                    .to_owned(),
-                                headers: req
-                                    .headers()
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        (
-                                            k.as_str().to_owned(),
-                                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                        )
-                                    })
-                                    .collect(),
-                            };
-                            let (status, headers, body) = handler(&hit);
-                            hits.lock().unwrap().push(hit);
-                            let mut resp = Response::new(Full::new(Bytes::from(body)));
-                            *resp.status_mut() =
-                                hyper::StatusCode::from_u16(status).expect("a valid status");
-                            for (k, v) in headers {
-                                resp.headers_mut()
-                                    .insert(k, v.parse().expect("a valid header value"));
+                            let (hits, handler) = (Arc::clone(&hits), Arc::clone(&handler));
+                            async move {
+                                use http_body_util::BodyExt as _;
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(http_body_util::Collected::to_bytes)
+                                    .unwrap_or_default();
+                                let hit = Hit {
+                                    method: parts.method.to_string(),
+                                    path: parts
+                                        .uri
+                                        .path_and_query()
+                                        .map_or("/", |p| p.as_str())
+                                        .to_owned(),
+                                    headers: parts
+                                        .headers
+                                        .iter()
+                                        .map(|(k, v)| {
+                                            (
+                                                k.as_str().to_owned(),
+                                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                            )
+                                        })
+                                        .collect(),
+                                    body: String::from_utf8_lossy(&body).into_owned(),
+                                };
+                                let (status, headers, body) = handler(&hit);
+                                hits.lock().unwrap().push(hit);
+                                let mut resp = Response::new(Full::new(Bytes::from(body)));
+                                *resp.status_mut() =
+                                    hyper::StatusCode::from_u16(status).expect("a valid status");
+                                for (k, v) in headers {
+                                    resp.headers_mut()
+                                        .insert(k, v.parse().expect("a valid header value"));
+                                }
+                                Ok::<_, std::convert::Infallible>(resp)
                             }
-                            async move { Ok::<_, std::convert::Infallible>(resp) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)

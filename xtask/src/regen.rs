@@ -471,10 +471,15 @@ fn render_services(services: &[Service]) -> String {
 
 /// The features that are not services, each with what it turns on in
 /// bsm-core (the facade forwards them).
-const OTHER_FEATURES: &[(&str, &str)] = &[(
-    "credential-server",
-    r#"["dep:bytes", "dep:getrandom", "dep:http-body-util", "dep:hyper", "dep:hyper-util", "dep:subtle"]"#,
-)];
+pub(crate) const OTHER_FEATURES: &[(&str, &str)] = &[
+    (
+        "credential-server",
+        r#"["dep:bytes", "dep:getrandom", "dep:http-body-util", "dep:hyper", "dep:hyper-util", "dep:subtle"]"#,
+    ),
+    // `aws login` sessions (`login_session` profiles): aws-config's
+    // provider, with the sign-in client and the P-256 key it signs with.
+    ("credentials-login", r#"["aws-config/credentials-login"]"#),
+];
 
 fn core_block(services: &[Service]) -> String {
     let mut deps = String::new();

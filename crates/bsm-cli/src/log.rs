@@ -2,10 +2,11 @@
 //! warnings and, with `-v` or `BSM_LOG`, more of what bsm does, one line
 //! each (`bsm: warning: ...`).
 //!
-//! Only bsm's own events go past the warning level; the SDK's crates stay
-//! at warnings whatever is asked, because their debug and trace events
-//! carry requests and responses, which hold credentials. bsm's own events
-//! never hold a secret key, a session token or a server token.
+//! Only bsm's own events go past the warning level. The SDK's crates show
+//! their errors, and their warnings from `-v` on, never more, because
+//! their debug and trace events carry requests and responses, which hold
+//! credentials. bsm's own events never hold a secret key, a session token
+//! or a server token.
 
 use std::fmt;
 
@@ -39,12 +40,20 @@ pub fn level(verbose: u8, env: Option<&str>) -> Result<LevelFilter, String> {
     Ok(order[(at + usize::from(verbose)).min(order.len() - 1)])
 }
 
-/// Sends bsm's events at `level`, and the SDK's warnings, to stderr.
+/// Sends bsm's events at `level` to stderr, and the SDK's one level lower
+/// (its errors by default, its warnings from `-v` on, never more): the
+/// SDK warns of each source it tried before bsm's own error says the
+/// same in one line, with a hint.
 pub fn init(level: LevelFilter) {
+    let sdk = if level >= LevelFilter::INFO {
+        LevelFilter::WARN
+    } else {
+        level.min(LevelFilter::ERROR)
+    };
     let targets = Targets::new()
         .with_target("bsm", level)
         .with_target("bsm_core", level)
-        .with_default(level.min(LevelFilter::WARN));
+        .with_default(sdk);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .event_format(Line);

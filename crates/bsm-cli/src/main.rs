@@ -230,14 +230,18 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         cause = c.source();
     }
     eprintln!("bsm: error: {}", line.replace('\n', " "));
-    if let Some(bsm::Error::Credentials { .. }) = err.downcast_ref::<bsm::Error>() {
+    if let Some(e @ bsm::Error::Credentials { .. }) = err.downcast_ref::<bsm::Error>() {
         for t in &tried {
             eprintln!("  tried {t}");
         }
-        eprintln!(
-            "  to fix: give --profile NAME (see `aws configure list-profiles`), run \
-             `aws sso login` for an SSO profile, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        );
+        match e.hint() {
+            Some(hint) => eprintln!("  to fix: {hint}"),
+            None => eprintln!(
+                "  to fix: give --profile NAME (see `aws configure list-profiles`), run \
+                 `aws sso login` or `aws login` for a profile that signs in, or set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ),
+        }
     }
     if let Some(bsm::Error::ProfileNotFound { .. }) = err.downcast_ref::<bsm::Error>() {
         eprintln!(

@@ -175,6 +175,40 @@ fn an_untrusted_cache_file_is_not_used() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A cache folder that is a symbolic link (to a private folder, even) is
+/// not used: whoever can change the link can read the sessions.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_cache_folder_is_not_used() {
+    let dir = temp_dir("bsm-cache-symlink");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::DirBuilder::new().create(&elsewhere).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::os::unix::fs::symlink(&elsewhere, cache.join("bsm")).unwrap();
+    let files = config(&dir, &proxy.endpoint(), "");
+    for _ in 0..2 {
+        let (ok, stderr) = bsm_export(&files, &proxy.endpoint(), &cache, &[]);
+        assert!(ok, "{stderr}");
+        assert!(
+            stderr.contains("not using the cache folder") && stderr.contains("not a folder"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(proxy.count("AssumeRole"), 2, "no cache: each run asked");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Waits for `child` at most `limit`; kills it and fails if it hangs.
 fn wait_at_most(
     mut child: std::process::Child,

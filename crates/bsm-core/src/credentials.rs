@@ -33,6 +33,7 @@
 //! | region | `region(..)` given, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's `region`, else instance metadata | aws-config; **differs from botocore**, which reads only `AWS_DEFAULT_REGION` and never instance metadata: every AWS SDK but botocore reads `AWS_REGION` |
 //! | the STS and SSO calls credential providers make | honour `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO`, `AWS_ENDPOINT_URL`, not the builder's [`endpoint_url`](crate::SessionManagerBuilder::endpoint_url), which is for the manager's clients | botocore and aws-config alike |
 //! | no region anywhere | the providers' STS calls, identity and `assume_role` use STS in `us-east-1` (the global endpoint's signing region) | botocore's global STS endpoint |
+//! | a profile with `login_session` (AWS CLI v2's `aws login`) | the token cached in `~/.aws/login/cache/<sha256 of the ARN>.json` (or `AWS_LOGIN_CACHE_DIRECTORY`); within 5 minutes of its end it is refreshed at AWS Sign-In with a `DPoP` proof of the cached key and written back (by aws-config, in place); needs the cargo feature `credentials-login` (the `bsm` command has it); a missing, expired or refused session fails with a [`hint`](crate::Error::hint) to run `aws login` | aws-config `LoginCredentialsProvider`; botocore `LoginProvider` (with `awscrt`) reads and writes the same file |
 //!
 //! # When credentials end
 //!
@@ -43,7 +44,7 @@
 //!
 //! | Credentials | `expiration_time()` |
 //! |---|---|
-//! | instance metadata, container, SSO, web identity, a `role_arn` profile, `credential_process` | `None`: the SDK asks the source again before they end |
+//! | instance metadata, container, SSO, `aws login`, web identity, a `role_arn` profile, `credential_process` | `None`: the SDK asks the source again before they end |
 //! | static keys (given, from a profile, from the environment) | `None` |
 //! | keys in the environment with `AWS_CREDENTIAL_EXPIRATION` | that time |
 //! | any manager built with [`expiration_time(t)`](crate::SessionManagerBuilder::expiration_time) | `t` (or an earlier fixed end of its credentials) |

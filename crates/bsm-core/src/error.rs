@@ -344,6 +344,62 @@ impl Error {
         }
     }
 
+    /// What the person can do about a failure to resolve credentials, when
+    /// the cause tells: an `aws login` session (`login_session`) whose
+    /// cached token is missing, expired past refresh or refused says
+    /// ``run `aws login --profile P` ``; an SSO profile whose token is
+    /// missing or expired says ``run `aws sso login --profile P` ``, as the
+    /// AWS CLI does. `None` for other errors: no advice is better than
+    /// wrong advice.
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run() {
+    /// if let Err(e) = bsm::SessionManager::builder().profile_name("work").build().await {
+    ///     eprintln!("{e}");
+    ///     if let Some(hint) = e.hint() {
+    ///         eprintln!("to fix: {hint}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        let Error::Credentials { profile, source } = self else {
+            return None;
+        };
+        let profile = profile
+            .as_deref()
+            .map(|p| format!(" --profile {p}"))
+            .unwrap_or_default();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&**source);
+        while let Some(e) = cur {
+            // aws-config's own texts: `LoginTokenError` ("cached Login
+            // token", "refresh cached Login token", or a file of the login
+            // cache that cannot be read) and the SSO token provider
+            // ("cached SSO token", "SSO token").
+            let text = e.to_string();
+            let login_cache = std::env::var("AWS_LOGIN_CACHE_DIRECTORY")
+                .ok()
+                .filter(|d| !d.is_empty());
+            // A missing token is only "failed to read `<cache>/<hash>.json`".
+            let in_login_cache = text.contains("/.aws/login/cache/")
+                || login_cache.is_some_and(|d| text.contains(&format!("`{d}")));
+            if text.contains("Login token") || in_login_cache {
+                return Some(format!(
+                    "run `aws login{profile}` (the console sign-in session is missing, expired or was refused)"
+                ));
+            }
+            if text.contains("SSO token") || text.contains("SSO session") {
+                return Some(format!(
+                    "run `aws sso login{profile}` (the SSO session is missing or expired)"
+                ));
+            }
+            cur = e.source();
+        }
+        None
+    }
+
     /// The first cause of type `T` along this error's chain (itself
     /// included): the SDK's operation error, an `std::io::Error`, an
     /// `aws_credential_types::provider::error::CredentialsError`.

@@ -1,0 +1,266 @@
+//! Ways credentials arrive, through the `bsm` command, each compared with
+//! botocore on the same files: `aws login` sessions (a cached token used as
+//! it is; an expired one refreshed at a loopback stand-in of AWS Sign-In
+//! that checks the `DPoP` proof, written back where boto3 then reads it; a
+//! refused refresh and a missing token, each a one-line error that says to
+//! run `aws login`; `aws sso login` for an SSO profile).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use bsm_tests::sign_in::{self, Answer};
+use bsm_tests::sources::{User, iam_user, in_an_hour, parse_time};
+use bsm_tests::{isolate, moto, temp_dir, unique, venv_bin};
+
+const ACCOUNT: &str = "123456789012";
+const PROFILE: &str = "signed-in";
+
+/// A config with one `aws login` profile, its login cache folder, and the
+/// session ARN it names.
+struct Login {
+    dir: PathBuf,
+    cache: PathBuf,
+    arn: String,
+}
+
+impl Login {
+    fn new(prefix: &str) -> Self {
+        let dir = temp_dir(prefix);
+        let arn = format!("arn:aws:iam::{ACCOUNT}:user/{}", unique("console-user"));
+        std::fs::write(
+            dir.join("config"),
+            format!("[profile {PROFILE}]\nlogin_session = {arn}\nregion = eu-west-3\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("credentials"), "").unwrap();
+        let cache = dir.join("login-cache");
+        Self { dir, cache, arn }
+    }
+
+    fn token(&self, user: &User, expires_at: SystemTime, refresh_token: &str) -> PathBuf {
+        sign_in::write_token(
+            &self.cache,
+            &self.arn,
+            user,
+            ACCOUNT,
+            expires_at,
+            refresh_token,
+        )
+    }
+
+    /// The files and the sign-in endpoint, for any client.
+    fn env<'c>(&self, cmd: &'c mut Command, sign_in: &str) -> &'c mut Command {
+        cmd.env("AWS_CONFIG_FILE", self.dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("credentials"))
+            .env("AWS_LOGIN_CACHE_DIRECTORY", &self.cache)
+            .env("AWS_ENDPOINT_URL_SIGNIN", sign_in)
+    }
+
+    /// `bsm --profile signed-in whoami --no-mask`: success, stdout, stderr.
+    fn bsm_whoami(&self, sign_in: &str) -> (bool, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+        isolate(&mut cmd);
+        self.env(&mut cmd, sign_in)
+            .args(["--profile", PROFILE, "--endpoint-url", &moto().endpoint()])
+            .args(["whoami", "--no-mask"]);
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// boto3 on the same files: the principal and the region it resolves.
+    fn boto3(&self, sign_in: &str) -> (String, String) {
+        let mut cmd = Command::new(venv_bin("python"));
+        isolate(&mut cmd);
+        let out = self
+            .env(&mut cmd, sign_in)
+            .arg("-c")
+            .arg(format!(
+                "import boto3\n\
+                 s = boto3.Session(profile_name='{PROFILE}')\n\
+                 print(s.client('sts', endpoint_url='{}').get_caller_identity()['Arn'])\n\
+                 print(s.region_name)\n",
+                moto().endpoint()
+            ))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines = stdout.lines().map(str::to_owned);
+        (lines.next().unwrap(), lines.next().unwrap())
+    }
+}
+
+impl Drop for Login {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn token_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A valid cached token: bsm and botocore resolve the same principal and
+/// region from it, and neither asks the sign-in service.
+#[tokio::test]
+async fn a_cached_login_session_resolves_as_botocore_resolves_it() {
+    let user = iam_user("login-cached").await;
+    let login = Login::new("bsm-login-cached");
+    let path = login.token(&user, in_an_hour(), "refresh-cached");
+    let before = std::fs::read(&path).unwrap();
+    let stand_in = sign_in::stand_in("refresh-cached", Answer::Refuse("TOKEN_EXPIRED"));
+
+    let (ok, stdout, stderr) = login.bsm_whoami(&stand_in.endpoint());
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("Principal Arn = {}\n", user.arn)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("AWS Region = eu-west-3"), "{stdout}");
+    assert_eq!(
+        login.boto3(&stand_in.endpoint()),
+        (user.arn.clone(), "eu-west-3".to_owned()),
+        "botocore resolves the same"
+    );
+    assert_eq!(stand_in.hits().len(), 0, "no refresh of a valid token");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the token is untouched"
+    );
+}
+
+/// An expired token is refreshed once, with a `DPoP` proof the stand-in
+/// verifies against the cached key; the new token is written back in the
+/// format botocore reads, and boto3 (and bsm's next run) use it without
+/// another refresh.
+#[tokio::test]
+async fn an_expired_login_session_is_refreshed_with_a_dpop_proof_and_written_back() {
+    let (old, new) = (iam_user("login-old").await, iam_user("login-new").await);
+    let login = Login::new("bsm-login-refresh");
+    let path = login.token(
+        &old,
+        SystemTime::now() - Duration::from_secs(60),
+        "refresh-old",
+    );
+    let stand_in = sign_in::stand_in(
+        "refresh-old",
+        Answer::Token {
+            user: new.clone(),
+            expires_in: 900,
+            refresh_token: "refresh-new".to_owned(),
+        },
+    );
+
+    let (ok, stdout, stderr) = login.bsm_whoami(&stand_in.endpoint());
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("Principal Arn = {}\n", new.arn)),
+        "{stdout}"
+    );
+    let hits = stand_in.hits();
+    assert_eq!(hits.len(), 1, "one refresh: {hits:?}");
+    assert!(hits[0].header("dpop").is_some());
+
+    let token = token_json(&path);
+    assert_eq!(token["accessToken"]["accessKeyId"], new.key_id.as_str());
+    assert_eq!(token["accessToken"]["accountId"], ACCOUNT);
+    assert_eq!(token["refreshToken"], "refresh-new");
+    assert_eq!(token["clientId"], sign_in::CLIENT_ID);
+    assert_eq!(token["dpopKey"], sign_in::DPOP_KEY);
+    let expires = parse_time(token["accessToken"]["expiresAt"].as_str().unwrap());
+    let left = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs();
+    assert!((800..=900).contains(&left), "expires in {left} s, not ~900");
+    #[cfg(unix)]
+    assert_eq!(bsm_tests::mode(&path), 0o600);
+
+    assert_eq!(
+        login.boto3(&stand_in.endpoint()),
+        (new.arn.clone(), "eu-west-3".to_owned()),
+        "boto3 reads the written token"
+    );
+    let (ok, stdout, stderr) = login.bsm_whoami(&stand_in.endpoint());
+    assert!(ok && stdout.contains(&new.arn), "{stderr}");
+    assert_eq!(stand_in.hits().len(), 1, "neither refreshed again");
+}
+
+/// A refresh the service refuses (the session ended), and a profile whose
+/// token was never cached: each one error line, with a hint to run
+/// `aws login` for that profile, no secret, and the token file untouched;
+/// an SSO profile without a token gets `aws sso login`.
+#[tokio::test]
+async fn a_refused_or_missing_login_session_says_to_run_aws_login() {
+    let user = iam_user("login-refused").await;
+    let login = Login::new("bsm-login-refused");
+    let path = login.token(
+        &user,
+        SystemTime::now() - Duration::from_secs(60),
+        "refresh-refused",
+    );
+    let before = std::fs::read(&path).unwrap();
+    let stand_in = sign_in::stand_in("refresh-refused", Answer::Refuse("TOKEN_EXPIRED"));
+
+    let (ok, stdout, stderr) = login.bsm_whoami(&stand_in.endpoint());
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert_eq!(stand_in.hits().len(), 1, "asked once");
+    assert!(
+        stderr.contains(&format!("to fix: run `aws login --profile {PROFILE}`")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Your session has expired"), "{stderr}");
+    for secret in [
+        user.secret.as_str(),
+        "refresh-refused",
+        "login-session-token",
+    ] {
+        assert!(!stderr.contains(secret), "{stderr}");
+    }
+    assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "no SDK warnings by default: {stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing lost");
+
+    // The lived-in home's `lived-in-login` profile has no cached token.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    let out = cmd
+        .env("AWS_ENDPOINT_URL_SIGNIN", stand_in.endpoint())
+        .args(["--profile", "lived-in-login", "whoami"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("to fix: run `aws login --profile lived-in-login`"),
+        "{stderr}"
+    );
+    assert_eq!(stand_in.hits().len(), 1, "no request without a token");
+
+    // The same for its SSO profile: the hint names the SSO command.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    let out = cmd
+        .args(["--profile", "lived-in-sso", "whoami"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("to fix: run `aws sso login --profile lived-in-sso`"),
+        "{stderr}"
+    );
+}
