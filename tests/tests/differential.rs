@@ -2,8 +2,11 @@
 //! from: a seeded generator of configurations (keys in the environment,
 //! `AWS_PROFILE` / `AWS_DEFAULT_PROFILE`, a profile given or not, config and
 //! credentials files whose profiles use static keys, `role_arn` chains of
-//! one or two hops, `credential_process`, web identity, a region only or
-//! nothing, and a region in the environment, the profile, both or nowhere).
+//! one or two hops, `credential_process`, web identity, an `aws login`
+//! session (`login_session`, its token cached, valid or never cached), an
+//! SSO session (`sso_session`, its token cached, at a loopback stand-in of
+//! the SSO portal), a region only or nothing, and a region in the
+//! environment, the profile, both or nowhere).
 //! Each case is resolved by boto3 (one Python process for all cases,
 //! `tests/differential/boto3_resolve.py`) and by bsm, against one moto; the
 //! principal ARN and the region must agree, or both fail. Then bsm's
@@ -26,7 +29,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use bsm::SessionManager;
-use bsm_tests::sources::{User, iam_user, process_script};
+use bsm_tests::sources::{FakeServer, User, iam_user, in_an_hour, process_script, rfc3339};
 use bsm_tests::{moto, temp_dir, venv_bin};
 
 const DEFAULT_SEED: u64 = 0x00b5_3d1f;
@@ -56,6 +59,11 @@ struct Generator {
     rng: fastrand::Rng,
     users: Vec<User>,
     root: PathBuf,
+    /// Where botocore and aws-config look for SSO tokens (`~/.aws/sso/cache`).
+    sso_cache: PathBuf,
+    /// The SSO portal stand-in: the bearer token `diff-sso-<i>` gets user
+    /// `i`'s keys.
+    portal: String,
 }
 
 impl Generator {
@@ -68,8 +76,12 @@ impl Generator {
     }
 
     fn user(&mut self) -> User {
-        let i = self.rng.usize(..self.users.len());
+        let i = self.user_index();
         self.users[i].clone()
+    }
+
+    fn user_index(&mut self) -> usize {
+        self.rng.usize(..self.users.len())
     }
 
     fn case(&mut self, id: usize) -> Case {
@@ -119,7 +131,7 @@ impl Generator {
         let session = format!("diff-{id}-{name}");
         let role = |hop: &str| format!("arn:aws:iam::123456789012:role/diff-{hop}");
         let (config, credentials) = (&mut files.config, &mut files.credentials);
-        let what = match self.rng.u8(..9) {
+        let what = match self.rng.u8(..11) {
             0 => return format!("{name}: absent"),
             1 => {
                 credentials.push_str(&self.keys(name));
@@ -181,6 +193,8 @@ impl Generator {
                 let _ = write!(config, "[{section}]\n{region_line}");
                 "no credentials"
             }
+            8 => self.login_profile(&section, &region_line, &session, dir, config),
+            9 => self.sso_profile(&section, &region_line, &session, config),
             _ => {
                 // Keys in both files: botocore takes the credentials file's.
                 credentials.push_str(&self.keys(name));
@@ -193,6 +207,65 @@ impl Generator {
             "{name}: {what}, region {}",
             region.as_deref().unwrap_or("none")
         )
+    }
+
+    /// An `aws login` profile; its token cached (valid for an hour) in most
+    /// cases, never in the rest.
+    fn login_profile(
+        &mut self,
+        section: &str,
+        region_line: &str,
+        session: &str,
+        dir: &Path,
+        config: &mut String,
+    ) -> &'static str {
+        let arn = format!("arn:aws:iam::123456789012:user/{session}");
+        let _ = write!(config, "[{section}]\n{region_line}login_session = {arn}\n");
+        if !self.chance(80) {
+            return "login_session, no token cached";
+        }
+        let u = self.user();
+        let _ = bsm_tests::sign_in::write_token(
+            &dir.join("login-cache"),
+            &arn,
+            &u,
+            "123456789012",
+            in_an_hour(),
+            "diff-refresh-token",
+        );
+        "login_session, token cached"
+    }
+
+    /// An SSO profile of its own `sso-session`, its token cached for one
+    /// of the users at the portal stand-in.
+    fn sso_profile(
+        &mut self,
+        section: &str,
+        region_line: &str,
+        session: &str,
+        config: &mut String,
+    ) -> &'static str {
+        let i = self.user_index();
+        let start_url = "https://diff.awsapps.com/start";
+        let _ = write!(
+            config,
+            "[{section}]\n{region_line}sso_session = {session}\nsso_account_id = 123456789012\n\
+             sso_role_name = Diff\n[sso-session {session}]\nsso_start_url = {start_url}\n\
+             sso_region = us-east-1\n"
+        );
+        std::fs::create_dir_all(&self.sso_cache).unwrap();
+        std::fs::write(
+            self.sso_cache.join(format!("{}.json", sha1_hex(session))),
+            serde_json::json!({
+                "startUrl": start_url,
+                "region": "us-east-1",
+                "accessToken": format!("diff-sso-{i}"),
+                "expiresAt": rfc3339(in_an_hour()),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        "sso_session, token cached"
     }
 
     /// The case's environment: the emulator, its files, keys, profile and
@@ -209,6 +282,11 @@ impl Generator {
             dir.join("credentials").display().to_string(),
         );
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+        env.insert(
+            "AWS_LOGIN_CACHE_DIRECTORY".into(),
+            dir.join("login-cache").display().to_string(),
+        );
+        env.insert("AWS_ENDPOINT_URL_SSO".into(), self.portal.clone());
         let keys = self.rng.u8(..10);
         if keys >= 5 {
             let u = self.user();
@@ -245,6 +323,52 @@ impl Generator {
         }
         env
     }
+}
+
+/// The SSO portal's `GetRoleCredentials` for every user: bearer token
+/// `diff-sso-<i>` gets `users[i]`'s keys for an hour.
+fn sso_portal(users: &[User]) -> FakeServer {
+    let users = users.to_vec();
+    let millis = in_an_hour()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    FakeServer::start(move |hit| {
+        let user = hit
+            .header("x-amz-sso_bearer_token")
+            .and_then(|t| t.strip_prefix("diff-sso-"))
+            .and_then(|i| i.parse::<usize>().ok())
+            .and_then(|i| users.get(i));
+        match user {
+            Some(u) if hit.path.starts_with("/federation/credentials") => (
+                200,
+                vec![("content-type", "application/json".into())],
+                serde_json::json!({
+                    "roleCredentials": {
+                        "accessKeyId": u.key_id,
+                        "secretAccessKey": u.secret,
+                        "sessionToken": "diff-sso-session-token",
+                        "expiration": millis,
+                    }
+                })
+                .to_string(),
+            ),
+            _ => (401, vec![], String::new()),
+        }
+    })
+}
+
+/// SHA-1 in hex, as the SSO token cache names its files.
+fn sha1_hex(text: &str) -> String {
+    let out = bsm_tests::isolated("python")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
+            text,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// The text of a case's two profile files.
@@ -305,6 +429,13 @@ fn boto3(
         .collect()
 }
 
+/// How many cases bsm resolved through an `aws login` session and an SSO
+/// session.
+static SIGNED_IN: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
 /// bsm's outcome for a case, and the environment its `aws_cli_env()` hands
 /// to a child (the case's, changed as the handoff says).
 async fn bsm(case: &Case) -> (Outcome, Option<BTreeMap<String, String>>) {
@@ -321,6 +452,19 @@ async fn bsm(case: &Case) -> (Outcome, Option<BTreeMap<String, String>>) {
         Ok(a) => a,
         Err(e) => return (Outcome::Failed(bsm_tests::error_chain(&e)), None),
     };
+    // Which of the sign-in sources answered, told by the session token
+    // each hands out.
+    if let Ok(creds) = manager.credentials().await {
+        match creds.session_token() {
+            Some("login-session-token") => {
+                SIGNED_IN[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Some("diff-sso-session-token") => {
+                SIGNED_IN[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
     let mut child = case.env.clone();
     match manager.aws_cli_env().await {
         Ok(handoff) => {
@@ -378,10 +522,14 @@ fn bsm_resolves_like_botocore() {
         users
     });
     let root = temp_dir("bsm-differential");
+    let portal = sso_portal(&users);
+    let home = std::env::var_os("HOME").expect("the runner gives every binary a home");
     let mut generator = Generator {
         rng: fastrand::Rng::with_seed(seed),
         users,
         root: root.clone(),
+        sso_cache: PathBuf::from(home).join(".aws/sso/cache"),
+        portal: portal.endpoint(),
     };
     // Every case is generated (so case N is the same whatever runs), then
     // only the one asked for is kept.
@@ -412,16 +560,27 @@ fn bsm_resolves_like_botocore() {
         &handoff_input,
         &handoff_outcomes,
     );
+    let [login, sso] = SIGNED_IN
+        .each_ref()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
     println!(
-        "{} cases (seed {seed:#x}), {} handoffs: {summary}",
+        "{} cases (seed {seed:#x}), {} handoffs: {summary}; resolved through aws login {login}, \
+         SSO {sso} (the portal asked {} times by both tools)",
         cases.len(),
-        handoff_input.len()
+        handoff_input.len(),
+        portal.hits().len()
     );
     let _ = std::fs::remove_dir_all(&root);
     assert!(
         unexplained == 0,
         "{unexplained} unexplained disagreements:\n{table}"
     );
+    if only.is_none() && n >= 100 {
+        assert!(
+            login > 0 && sso > 0,
+            "the generator reached both sign-in sources"
+        );
+    }
 }
 
 type Handoff = (usize, BTreeMap<String, String>, Option<String>);
