@@ -209,6 +209,32 @@ fn a_symlinked_cache_folder_is_not_used() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A cache folder other users can enter is not used (its sessions could be
+/// swapped or read): a warning, and every run asks STS.
+#[cfg(unix)]
+#[test]
+fn a_cache_folder_open_to_others_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("bsm-cache-open");
+    let proxy = Proxy::start(moto().addr());
+    let cache = dir.join("cache-home");
+    std::fs::create_dir_all(cache.join("bsm")).unwrap();
+    std::fs::set_permissions(cache.join("bsm"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let files = config(&dir, &proxy.endpoint(), "");
+    for _ in 0..2 {
+        let (ok, stderr) = bsm_export(&files, &proxy.endpoint(), &cache, &[]);
+        assert!(ok, "{stderr}");
+        assert!(
+            stderr.contains("not using the cache folder")
+                && stderr.contains("mode 777 lets other users in"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(proxy.count("AssumeRole"), 2, "no cache: each run asked");
+    assert!(cached_files(&cache).is_empty(), "nothing written there");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Waits for `child` at most `limit`; kills it and fails if it hangs.
 fn wait_at_most(
     mut child: std::process::Child,
@@ -388,6 +414,9 @@ fn cache_clear_removes_the_sessions() {
     let files = config(&dir, &proxy.endpoint(), "");
     assert!(bsm_export(&files, &proxy.endpoint(), &cache, &[]).0);
     assert_eq!(cached_files(&cache).len(), 1);
+    // Not a session: left alone.
+    let other = cache.join("bsm/notes.txt");
+    std::fs::write(&other, "mine").unwrap();
     let mut clear = Command::new(env!("CARGO_BIN_EXE_bsm"));
     isolate(&mut clear);
     let out = clear
@@ -397,7 +426,7 @@ fn cache_clear_removes_the_sessions() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("removed 1 cached session"));
-    assert!(cached_files(&cache).is_empty());
+    assert_eq!(cached_files(&cache), [other], "only the session went");
     assert!(bsm_export(&files, &proxy.endpoint(), &cache, &[]).0);
     assert_eq!(proxy.count("AssumeRole"), 2, "asked again after the clear");
     let _ = std::fs::remove_dir_all(dir);
