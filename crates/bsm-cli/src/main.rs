@@ -98,6 +98,12 @@ enum Cmd {
         /// Show the account id, user id and ARN unmasked.
         #[arg(long)]
         no_mask: bool,
+        /// Also say why: which source answered (a profile's chain hop by
+        /// hop), the files and variables read, where the region came from,
+        /// how long resolution took, when the credentials end and whether
+        /// they renew.
+        #[arg(long)]
+        explain: bool,
     },
     /// Run a command with the credentials in its environment; exits with its
     /// exit code.
@@ -274,9 +280,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             eprintln!("removed {removed} cached session(s) from {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Whoami { no_mask } => {
+        Cmd::Whoami { no_mask, explain } => {
             let bsm = manager::build(g, Role::Once).await?;
             println!("{}", bsm.who_am_i(!no_mask).await?);
+            if explain {
+                println!("{}", bsm.explain().await?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Exec {

@@ -59,11 +59,17 @@ impl Login {
 
     /// `bsm --profile signed-in whoami --no-mask`: success, stdout, stderr.
     fn bsm_whoami(&self, sign_in: &str) -> (bool, String, String) {
+        self.bsm_whoami_with(sign_in, &[])
+    }
+
+    /// The same with more options of `whoami`.
+    fn bsm_whoami_with(&self, sign_in: &str, more: &[&str]) -> (bool, String, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
         isolate(&mut cmd);
         self.env(&mut cmd, sign_in)
             .args(["--profile", PROFILE, "--endpoint-url", &moto().endpoint()])
-            .args(["whoami", "--no-mask"]);
+            .args(["whoami", "--no-mask"])
+            .args(more);
         let out = cmd.output().unwrap();
         (
             out.status.success(),
@@ -131,6 +137,11 @@ async fn a_cached_login_session_resolves_as_botocore_resolves_it() {
         (user.arn.clone(), "eu-west-3".to_owned()),
         "botocore resolves the same"
     );
+    let (ok, stdout, stderr) = login.bsm_whoami_with(&stand_in.endpoint(), &["--explain"]);
+    assert!(ok, "{stderr}");
+    let step = format!("Chain 1 = [{PROFILE}] aws login session {}", login.arn);
+    assert!(stdout.lines().any(|l| l == step), "{stdout}");
+    assert!(stdout.contains("Renew by themselves = yes"), "{stdout}");
     assert_eq!(stand_in.hits().len(), 0, "no refresh of a valid token");
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -263,4 +274,150 @@ async fn a_refused_or_missing_login_session_says_to_run_aws_login() {
         stderr.contains("to fix: run `aws sso login --profile lived-in-sso`"),
         "{stderr}"
     );
+}
+
+/// `bsm whoami --explain` on `args` with `env`: its stdout (it must succeed,
+/// and never print a secret it was handed).
+fn explain(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    cmd.env("AWS_ENDPOINT_URL", moto().endpoint());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(args)
+        .args(["whoami", "--explain"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (_, v) in env {
+        if v.contains("secret") {
+            assert!(!stdout.contains(v), "a secret printed: {stdout}");
+        }
+    }
+    stdout
+}
+
+fn has(out: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            out.lines().any(|l| l == *line),
+            "no line `{line}` in:\n{out}"
+        );
+    }
+}
+
+/// `whoami --explain` names the source that answered (each hop of a
+/// profile's chain), where the region came from and whether the
+/// credentials renew, for the sources of a lived-in machine; each source
+/// is asked once, counted where it answers.
+#[tokio::test]
+async fn whoami_explain_says_which_source_answered_and_why() {
+    use bsm_tests::lived_in;
+
+    let out = explain(&[], &[]);
+    has(
+        &out,
+        &[
+            "Credentials from = a profile of the shared files",
+            "Profile = default (none named)",
+            "Chain 1 = [default] static keys",
+            "Region = eu-central-1 (from the profile default)",
+            "Credentials end = never (long-term keys)",
+            "Renew by themselves = no",
+        ],
+    );
+    assert!(out.contains(&format!(
+        "File read = {}",
+        lived_in::home().join(".aws/config").display()
+    )));
+
+    let out = explain(&["--profile", "lived-in-role"], &[]);
+    has(
+        &out,
+        &[
+            "Profile = lived-in-role (given)",
+            "Chain 1 = [lived-in-role] role_arn arn:aws:iam::210987654321:role/lived-in-role, with the credentials of",
+            "Chain 2 = [default] static keys",
+            "Region = eu-central-1 (from the profile default)",
+            "Renew by themselves = yes",
+        ],
+    );
+
+    let runs = lived_in::process_runs();
+    let out = explain(
+        &["--region", "ap-south-1"],
+        &[("AWS_PROFILE", "lived-in-process")],
+    );
+    has(
+        &out,
+        &[
+            "Profile = lived-in-process (AWS_PROFILE)",
+            "Region = ap-south-1 (from given (--region, the builder or the SdkConfig))",
+        ],
+    );
+    assert!(
+        out.contains("Chain 1 = [lived-in-process] credential_process `sh -c"),
+        "{out}"
+    );
+    assert_eq!(lived_in::process_runs(), runs + 1, "the process ran once");
+
+    let out = explain(
+        &[],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAEXPLAIN000000001"),
+            ("AWS_SECRET_ACCESS_KEY", "explain-secret-key"),
+            ("AWS_REGION", "us-west-2"),
+        ],
+    );
+    has(
+        &out,
+        &[
+            "Credentials from = environment variables (AWS_ACCESS_KEY_ID)",
+            "Region = us-west-2 (from AWS_REGION)",
+        ],
+    );
+    assert!(
+        out.contains("Variables set = AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"),
+        "{out}"
+    );
+
+    // No profile files: the container endpoint answers, once.
+    let user = iam_user("explain-container").await;
+    let agent = bsm_tests::sources::FakeServer::container(&user, "explain-token", in_an_hour());
+    let uri = format!("{}/v1/credentials", agent.endpoint());
+    let out = explain(
+        &[],
+        &[
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "explain-token"),
+            ("AWS_REGION", "us-east-2"),
+        ],
+    );
+    has(
+        &out,
+        &[
+            "Credentials from = the container credentials endpoint",
+            "Renew by themselves = yes",
+        ],
+    );
+    let left: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Credentials end = "))
+        .and_then(|l| l.split("(in ").nth(1))
+        .and_then(|l| l.trim_end_matches(" s)").parse().ok())
+        .unwrap_or_else(|| panic!("no end in:\n{out}"));
+    assert!(
+        (3000..=3600).contains(&left),
+        "ends in {left} s, not ~an hour"
+    );
+    assert_eq!(agent.count("GET", "/v1/credentials"), 1, "asked once");
 }

@@ -250,6 +250,7 @@ impl SessionManagerBuilder {
             },
         };
         let http_client = shared_http_client();
+        let region_given = self.region.is_some() || self.sdk_config.is_some();
         let (base, recipe, profile_in_use, child) = match self.sdk_config.take() {
             Some(config) => {
                 // A ready configuration's retry settings are the user's own.
@@ -270,7 +271,13 @@ impl SessionManagerBuilder {
             hooks: Arc::new(self.hooks),
             source,
         });
-        manager.credentials().await.map_err(|e| match e {
+        let started = std::time::Instant::now();
+        let resolved = manager.credentials().await;
+        manager.inner.set_facts(crate::session::BuildFacts {
+            region_given,
+            resolved_in: Some(started.elapsed()),
+        });
+        resolved.map_err(|e| match e {
             Error::Credentials { source, .. } => Error::Credentials {
                 profile: profile_in_use,
                 source,

@@ -13,6 +13,7 @@ mod client_cache;
 pub mod console;
 pub mod credentials;
 pub mod error;
+pub mod explain;
 mod identity;
 pub mod mask;
 mod mfa_session;
@@ -41,6 +42,7 @@ pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
 pub use console::{ConsoleUrl, ConsoleUrlBuilder};
 pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
+pub use explain::Explanation;
 pub use identity::{AliasStatus, Identity, WhoAmI};
 #[cfg(feature = "credential-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]

@@ -66,6 +66,30 @@ pub(crate) struct Inner {
     current: Padded<AtomicU64>,
     clearing: Mutex<()>,
     pub(crate) regions: crate::region::Regions,
+    /// What the builder learnt while building, for `explain`; unset for
+    /// managers made from another.
+    facts: std::sync::OnceLock<BuildFacts>,
+}
+
+/// What only the builder knows: whether the region was given, and how long
+/// the first resolution of the credentials took.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BuildFacts {
+    pub(crate) region_given: bool,
+    pub(crate) resolved_in: Option<std::time::Duration>,
+}
+
+impl Inner {
+    /// The builder's facts; `None` for a manager made from another (a
+    /// role, an MFA session, another region).
+    pub(crate) fn facts(&self) -> Option<BuildFacts> {
+        self.facts.get().copied()
+    }
+
+    /// Records them, once.
+    pub(crate) fn set_facts(&self, facts: BuildFacts) {
+        let _ = self.facts.set(facts);
+    }
 }
 
 /// What a manager's expiration time is made of.
@@ -181,6 +205,7 @@ impl SessionManager {
                 current,
                 clearing: Mutex::new(()),
                 regions,
+                facts: std::sync::OnceLock::new(),
             }),
         }
     }

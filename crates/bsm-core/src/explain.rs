@@ -1,0 +1,546 @@
+//! Why a manager has the credentials and the region it has:
+//! [`SessionManager::explain`] and its typed [`Explanation`], which
+//! `bsm whoami --explain` prints.
+//!
+//! Which source answered is read from the credentials themselves: every
+//! aws-config provider tags what it hands out (`AwsCredentialFeature`:
+//! environment, profile, `credential_process`, SSO, `aws login`, web
+//! identity, container, instance metadata), so the answer is the chain's,
+//! not a guess made again. A profile's own chain (each `role_arn` hop down
+//! to the keys, process, SSO or login session at its root) is read from the
+//! same files the chain read. Only the names of environment variables are
+//! reported, never their values.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::credential_feature::AwsCredentialFeature;
+
+use crate::{CredentialSource, Result, SessionManager};
+
+/// Which source answered with the manager's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`).
+    Environment,
+    /// The profile [`Explanation::profile`]; its chain is
+    /// [`Explanation::steps`].
+    Profile,
+    /// `AWS_ROLE_ARN` with `AWS_WEB_IDENTITY_TOKEN_FILE`.
+    WebIdentity,
+    /// The container credentials endpoint (ECS, EKS Pod Identity, a
+    /// credential server).
+    Container,
+    /// EC2 instance metadata.
+    InstanceMetadata,
+    /// Keys given to the builder or read from a snapshot.
+    Explicit,
+    /// A role this manager assumed (its ARN); its source is the manager it
+    /// was assumed from.
+    AssumedRole(String),
+    /// An MFA session of this device (`GetSessionToken`).
+    MfaSession(String),
+    /// The credentials provider of a ready `SdkConfig` or one given to the
+    /// builder.
+    Given,
+}
+
+/// How the profile the chain read was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NamedBy {
+    /// Given to the builder (`--profile`).
+    Builder,
+    /// `AWS_DEFAULT_PROFILE` (read first, as botocore does).
+    AwsDefaultProfile,
+    /// `AWS_PROFILE`.
+    AwsProfile,
+    /// None named: `default`.
+    Default,
+}
+
+/// One profile of a profile's chain, from the one named down to the root
+/// that holds or fetches the first credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// `role_arn` with `source_profile`: the role assumed with the next
+    /// step's credentials.
+    AssumeRole {
+        /// The profile.
+        profile: String,
+        /// Its `role_arn`.
+        role_arn: String,
+    },
+    /// `role_arn` with `credential_source` (`Environment`, `Ec2InstanceMetadata`,
+    /// `EcsContainer`): the root.
+    CredentialSource {
+        /// The profile.
+        profile: String,
+        /// Its `role_arn`.
+        role_arn: String,
+        /// Its `credential_source`.
+        source: String,
+    },
+    /// `role_arn` with `web_identity_token_file`: the root.
+    WebIdentity {
+        /// The profile.
+        profile: String,
+        /// Its `role_arn`.
+        role_arn: String,
+    },
+    /// `aws_access_key_id` in either file: the root.
+    StaticKeys {
+        /// The profile.
+        profile: String,
+    },
+    /// `credential_process`: the root.
+    Process {
+        /// The profile.
+        profile: String,
+        /// The command line (it holds no secret: secrets are its output).
+        command: String,
+    },
+    /// `sso_session` or `sso_start_url`: the root.
+    Sso {
+        /// The profile.
+        profile: String,
+        /// Its `sso_session`, or its `sso_start_url` (legacy form).
+        session: String,
+    },
+    /// `login_session` (`aws login`): the root.
+    Login {
+        /// The profile.
+        profile: String,
+        /// Its `login_session` ARN.
+        session: String,
+    },
+    /// A profile with none of these (a region only, say), or missing.
+    NoCredentials {
+        /// The profile.
+        profile: String,
+    },
+    /// A `source_profile` that leads back to a profile already in the
+    /// chain.
+    Cycle {
+        /// The profile named again.
+        profile: String,
+    },
+}
+
+/// Where the manager's region came from, in the order aws-config looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegionFrom {
+    /// Given to the builder (`--region`), or the ready `SdkConfig`'s.
+    Given,
+    /// `AWS_REGION`.
+    AwsRegion,
+    /// `AWS_DEFAULT_REGION`.
+    AwsDefaultRegion,
+    /// The `region` of this profile: the one named, or one of its
+    /// `source_profile` chain (aws-config's rule).
+    Profile(String),
+    /// EC2 instance metadata (what none of the above had).
+    InstanceMetadata,
+    /// No region anywhere.
+    Nowhere,
+}
+
+/// Why the manager has the credentials and region it has; see
+/// [`SessionManager::explain`]. `Display` writes it as
+/// `bsm whoami --explain` prints it, one `name = value` line each.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The source that answered.
+    pub answered_by: Answer,
+    /// The profile the chain read, when it read one (named, or `default`).
+    pub profile: Option<String>,
+    /// How [`profile`](Self::profile) was chosen.
+    pub named_by: Option<NamedBy>,
+    /// The profile's chain when [`Answer::Profile`] answered, from the
+    /// profile named to its root.
+    pub steps: Vec<Step>,
+    /// The config and credentials files the chain reads.
+    pub files: Vec<PathBuf>,
+    /// The `AWS_*` variables set in this process that choose credentials,
+    /// profiles, files or the region (names only).
+    pub variables: Vec<&'static str>,
+    /// The manager's region.
+    pub region: Option<String>,
+    /// Where it came from.
+    pub region_from: RegionFrom,
+    /// How long resolving the credentials took when the manager was built
+    /// (`None` for managers made from another: roles, MFA sessions,
+    /// regions).
+    pub resolved_in: Option<Duration>,
+    /// When the credentials in hand end, if they do.
+    pub expires_at: Option<SystemTime>,
+    /// Whether the SDK gets new ones by itself before they end.
+    pub renews: bool,
+}
+
+/// The variables [`Explanation::variables`] looks for.
+const VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_LOGIN_CACHE_DIRECTORY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The source that answered, from the features the providers tagged the
+/// credentials with.
+fn answered_by(source: &CredentialSource, features: &[AwsCredentialFeature]) -> Answer {
+    use AwsCredentialFeature as F;
+    match source {
+        CredentialSource::Explicit => return Answer::Explicit,
+        CredentialSource::AssumedRole(arn) => return Answer::AssumedRole(arn.clone()),
+        CredentialSource::MfaSession(serial) => return Answer::MfaSession(serial.clone()),
+        CredentialSource::SdkConfig | CredentialSource::Provider => return Answer::Given,
+        _ => {}
+    }
+    let has = |f: F| features.contains(&f);
+    if has(F::CredentialsProfile) || has(F::CredentialsProfileLogin) {
+        Answer::Profile
+    } else if has(F::CredentialsEnvVars) {
+        Answer::Environment
+    } else if has(F::CredentialsProfileStsWebIdToken) || has(F::CredentialsEnvVarsStsWebIdToken) {
+        Answer::WebIdentity
+    } else if has(F::CredentialsHttp) {
+        Answer::Container
+    } else if has(F::CredentialsImds) {
+        Answer::InstanceMetadata
+    } else {
+        Answer::Given
+    }
+}
+
+/// The chain of `profile` in `set`, from it to its root.
+fn steps(set: &aws_config::profile::ProfileSet, profile: &str) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut name = profile.to_owned();
+    loop {
+        if seen.contains(&name) {
+            out.push(Step::Cycle { profile: name });
+            return out;
+        }
+        seen.push(name.clone());
+        let Some(p) = set.get_profile(&name) else {
+            out.push(Step::NoCredentials { profile: name });
+            return out;
+        };
+        let get = |k: &str| p.get(k).map(str::to_owned);
+        let profile = name.clone();
+        if let Some(role_arn) = get("role_arn") {
+            if let Some(source) = get("source_profile") {
+                out.push(Step::AssumeRole { profile, role_arn });
+                // A profile naming itself uses its own keys (botocore's
+                // and aws-config's rule), it is no cycle.
+                if source == name {
+                    out.push(Step::StaticKeys { profile: source });
+                    return out;
+                }
+                name = source;
+                continue;
+            }
+            out.push(
+                match (get("credential_source"), get("web_identity_token_file")) {
+                    (Some(source), _) => Step::CredentialSource {
+                        profile,
+                        role_arn,
+                        source,
+                    },
+                    (None, Some(_)) => Step::WebIdentity { profile, role_arn },
+                    (None, None) => Step::NoCredentials { profile },
+                },
+            );
+            return out;
+        }
+        out.push(if let Some(session) = get("login_session") {
+            Step::Login { profile, session }
+        } else if let Some(session) = get("sso_session").or_else(|| get("sso_start_url")) {
+            Step::Sso { profile, session }
+        } else if let Some(command) = get("credential_process") {
+            Step::Process { profile, command }
+        } else if get("aws_access_key_id").is_some() {
+            Step::StaticKeys { profile }
+        } else {
+            Step::NoCredentials { profile }
+        });
+        return out;
+    }
+}
+
+/// The profile whose `region` is `region`: `profile`, else along its
+/// `source_profile` chain (aws-config's profile region provider falls back
+/// to the source profiles; botocore does not).
+fn region_profile(
+    set: &aws_config::profile::ProfileSet,
+    profile: &str,
+    region: &str,
+) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut name = profile;
+    while let Some(p) = set.get_profile(name) {
+        if p.get("region") == Some(region) {
+            return Some(name.to_owned());
+        }
+        seen.push(name);
+        match p.get("source_profile") {
+            Some(next) if !seen.contains(&next) => name = next,
+            _ => return None,
+        }
+    }
+    None
+}
+
+impl SessionManager {
+    /// Why this manager has the credentials and the region it has: which
+    /// source answered (and, for a profile, each hop of its chain), the
+    /// files and variables the chain reads, where the region came from, how
+    /// long the first resolution took, when the credentials end and whether
+    /// they renew by themselves. Resolves the credentials (through the
+    /// cache, as every call does); prints nothing secret.
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run() -> bsm::Result<()> {
+    /// let bsm = bsm::SessionManager::from_env().await?;
+    /// let why = bsm.explain().await?;
+    /// if why.answered_by == bsm::explain::Answer::InstanceMetadata {
+    ///     eprintln!("using the instance's role; took {:?}", why.resolved_in);
+    /// }
+    /// println!("{why}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn explain(&self) -> Result<Explanation> {
+        let creds = self.credentials().await?;
+        let features = creds
+            .get_property::<Vec<AwsCredentialFeature>>()
+            .cloned()
+            .unwrap_or_default();
+        let answered_by = answered_by(self.credential_source(), &features);
+        let inner = &self.inner;
+        let from_files = matches!(
+            self.credential_source(),
+            CredentialSource::DefaultChain | CredentialSource::Profile(_)
+        );
+        let (profile, named_by) = if from_files {
+            match (
+                &inner.profile_name,
+                env("AWS_DEFAULT_PROFILE"),
+                env("AWS_PROFILE"),
+            ) {
+                (Some(p), _, _) => (Some(p.clone()), Some(NamedBy::Builder)),
+                (None, Some(p), _) => (Some(p), Some(NamedBy::AwsDefaultProfile)),
+                (None, None, Some(p)) => (Some(p), Some(NamedBy::AwsProfile)),
+                (None, None, None) => (Some("default".to_owned()), Some(NamedBy::Default)),
+            }
+        } else {
+            (None, None)
+        };
+        let set = if from_files {
+            use aws_types::os_shim_internal::{Env, Fs};
+            let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
+            let files = inner.profile_paths.env_config_files();
+            aws_config::profile::parser::load(
+                &Fs::real(),
+                &Env::real(),
+                files.as_ref().unwrap_or(&default_files),
+                profile.clone().map(Into::into),
+            )
+            .await
+            .ok()
+        } else {
+            None
+        };
+        let steps = match (&answered_by, &set, &profile) {
+            (Answer::Profile, Some(set), Some(p)) => steps(set, p),
+            _ => Vec::new(),
+        };
+        let region = self.aws_region().map(str::to_owned);
+        let region_from = match &region {
+            None => RegionFrom::Nowhere,
+            // Given to the builder, or to `region(..)` of a manager made
+            // from another.
+            Some(_) if inner.facts().is_none_or(|f| f.region_given) || !from_files => {
+                RegionFrom::Given
+            }
+            Some(r) if env("AWS_REGION").as_ref() == Some(r) => RegionFrom::AwsRegion,
+            Some(r) if env("AWS_DEFAULT_REGION").as_ref() == Some(r) => {
+                RegionFrom::AwsDefaultRegion
+            }
+            Some(r) => match (&set, &profile) {
+                (Some(set), Some(p)) => region_profile(set, p, r)
+                    .map_or(RegionFrom::InstanceMetadata, RegionFrom::Profile),
+                _ => RegionFrom::InstanceMetadata,
+            },
+        };
+        let expires_at = creds.expiry();
+        Ok(Explanation {
+            answered_by,
+            profile,
+            named_by,
+            steps,
+            files: if from_files {
+                inner.profile_paths.effective()
+            } else {
+                Vec::new()
+            },
+            variables: VARIABLES
+                .iter()
+                .copied()
+                .filter(|v| env(v).is_some())
+                .collect(),
+            region,
+            region_from,
+            resolved_in: inner.facts().and_then(|f| f.resolved_in),
+            expires_at,
+            renews: expires_at.is_some() && self.expiration_time().is_none(),
+        })
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Environment => f.write_str("environment variables (AWS_ACCESS_KEY_ID)"),
+            Answer::Profile => f.write_str("a profile of the shared files"),
+            Answer::WebIdentity => {
+                f.write_str("web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)")
+            }
+            Answer::Container => f.write_str("the container credentials endpoint"),
+            Answer::InstanceMetadata => f.write_str("EC2 instance metadata"),
+            Answer::Explicit => f.write_str("keys given to the builder or a snapshot"),
+            Answer::AssumedRole(arn) => write!(f, "the role {arn}, assumed by bsm"),
+            Answer::MfaSession(serial) => write!(f, "an MFA session of {serial}"),
+            Answer::Given => f.write_str("the credentials provider given"),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::AssumeRole { profile, role_arn } => {
+                write!(
+                    f,
+                    "[{profile}] role_arn {role_arn}, with the credentials of"
+                )
+            }
+            Step::CredentialSource {
+                profile,
+                role_arn,
+                source,
+            } => write!(
+                f,
+                "[{profile}] role_arn {role_arn}, credential_source {source}"
+            ),
+            Step::WebIdentity { profile, role_arn } => {
+                write!(
+                    f,
+                    "[{profile}] role_arn {role_arn}, web_identity_token_file"
+                )
+            }
+            Step::StaticKeys { profile } => write!(f, "[{profile}] static keys"),
+            Step::Process { profile, command } => {
+                write!(f, "[{profile}] credential_process `{command}`")
+            }
+            Step::Sso { profile, session } => write!(f, "[{profile}] SSO session {session}"),
+            Step::Login { profile, session } => {
+                write!(f, "[{profile}] aws login session {session}")
+            }
+            Step::NoCredentials { profile } => write!(f, "[{profile}] no credentials"),
+            Step::Cycle { profile } => write!(f, "[{profile}] again: a cycle"),
+        }
+    }
+}
+
+impl fmt::Display for RegionFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegionFrom::Given => f.write_str("given (--region, the builder or the SdkConfig)"),
+            RegionFrom::AwsRegion => f.write_str("AWS_REGION"),
+            RegionFrom::AwsDefaultRegion => f.write_str("AWS_DEFAULT_REGION"),
+            RegionFrom::Profile(p) => write!(f, "the profile {p}"),
+            RegionFrom::InstanceMetadata => f.write_str("EC2 instance metadata"),
+            RegionFrom::Nowhere => f.write_str("nowhere"),
+        }
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Credentials from = {}", self.answered_by)?;
+        if let (Some(p), Some(by)) = (&self.profile, self.named_by) {
+            let by = match by {
+                NamedBy::Builder => "given",
+                NamedBy::AwsDefaultProfile => "AWS_DEFAULT_PROFILE",
+                NamedBy::AwsProfile => "AWS_PROFILE",
+                NamedBy::Default => "none named",
+            };
+            writeln!(f, "Profile = {p} ({by})")?;
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            writeln!(f, "Chain {} = {step}", i + 1)?;
+        }
+        for file in &self.files {
+            let state = if file.exists() { "" } else { " (missing)" };
+            writeln!(f, "File read = {}{state}", file.display())?;
+        }
+        let vars = if self.variables.is_empty() {
+            "none".to_owned()
+        } else {
+            self.variables.join(", ")
+        };
+        writeln!(f, "Variables set = {vars}")?;
+        writeln!(
+            f,
+            "Region = {} (from {})",
+            self.region.as_deref().unwrap_or("<none>"),
+            self.region_from
+        )?;
+        if let Some(t) = self.resolved_in {
+            writeln!(f, "Resolved in = {} ms", t.as_millis())?;
+        }
+        let end = match self.expires_at {
+            None => "never (long-term keys)".to_owned(),
+            Some(t) => {
+                let left = t
+                    .duration_since(SystemTime::now())
+                    .map_or(0, |d| d.as_secs());
+                let dt = aws_smithy_types::DateTime::from(t)
+                    .fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .unwrap_or_default();
+                format!("{dt} (in {left} s)")
+            }
+        };
+        writeln!(f, "Credentials end = {end}")?;
+        write!(
+            f,
+            "Renew by themselves = {}",
+            if self.renews { "yes" } else { "no" }
+        )
+    }
+}
