@@ -421,3 +421,76 @@ async fn whoami_explain_says_which_source_answered_and_why() {
     );
     assert_eq!(agent.count("GET", "/v1/credentials"), 1, "asked once");
 }
+
+/// `bsm --profile PROFILE whoami` with `config` as the only profile file
+/// and `env`: its exit code and stderr.
+fn fails_with(config: &str, profile: &str, env: &[(&str, &str)]) -> String {
+    let dir = temp_dir("bsm-hint");
+    std::fs::write(dir.join("config"), config).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    cmd.env("AWS_CONFIG_FILE", dir.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.args(["--profile", profile, "whoami"]).output().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Each kind of failure gets its own hint: a `credential_process` names its
+/// command and the first line of its stderr; instance metadata says
+/// whether it was turned off or did not answer, and how long it took.
+#[test]
+fn each_kind_of_failure_gets_its_own_hint() {
+    let stderr = fails_with(
+        "[profile broken]\ncredential_process = sh -c 'echo \"token expired: run vault-login\" >&2; echo more >&2; exit 3'\n",
+        "broken",
+        &[],
+    );
+    assert!(
+        stderr.contains(
+            "to fix: the `credential_process` of profile `broken` failed: `sh -c 'echo \"token expired: \
+             run vault-login\" >&2; echo more >&2; exit 3'`, its first line on stderr: `token expired: \
+             run vault-login`"
+        ),
+        "{stderr}"
+    );
+
+    let only_region = "[profile bare]\nregion = us-east-1\n";
+    let stderr = fails_with(only_region, "bare", &[]);
+    assert!(
+        stderr.contains("to fix: no source had credentials, and EC2 instance metadata is turned off (AWS_EC2_METADATA_DISABLED)"),
+        "{stderr}"
+    );
+
+    // Instance metadata at a loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}/");
+    let stderr = fails_with(
+        only_region,
+        "bare",
+        &[
+            ("AWS_EC2_METADATA_DISABLED", ""),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint),
+        ],
+    );
+    assert!(
+        stderr.contains("to fix: no source had credentials, and EC2 instance metadata did not answer (resolving took "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("set AWS_EC2_METADATA_DISABLED=true"),
+        "{stderr}"
+    );
+}

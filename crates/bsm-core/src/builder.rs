@@ -277,14 +277,20 @@ impl SessionManagerBuilder {
             region_given,
             resolved_in: Some(started.elapsed()),
         });
-        resolved.map_err(|e| match e {
-            Error::Credentials { source, .. } => Error::Credentials {
+        match resolved {
+            Ok(_) => Ok(manager),
+            Err(Error::Credentials { source, .. }) => Err(Error::Credentials {
+                source: crate::explain::with_hint(
+                    source,
+                    profile_in_use.as_deref(),
+                    &manager.inner.profile_paths,
+                    started.elapsed(),
+                )
+                .await,
                 profile: profile_in_use,
-                source,
-            },
-            other => other,
-        })?;
-        Ok(manager)
+            }),
+            Err(other) => Err(other),
+        }
     }
 
     /// A ready `SdkConfig` with the builder's overrides, and the provider

@@ -287,6 +287,26 @@ impl std::error::Error for Error {
     }
 }
 
+/// A credentials failure with the advice worked out for it while the
+/// manager was built (see [`Error::hint`]); reads as its cause.
+#[derive(Debug)]
+pub(crate) struct Hinted {
+    pub(crate) hint: String,
+    pub(crate) source: BoxError,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 /// The first line of an error's own text.
 fn first_line(err: &BoxError) -> String {
     let text = err.to_string();
@@ -345,7 +365,10 @@ impl Error {
     }
 
     /// What the person can do about a failure to resolve credentials, when
-    /// the cause tells: an `aws login` session (`login_session`) whose
+    /// the cause tells: a `credential_process` that failed names its
+    /// command and the first line it wrote to stderr; instance metadata
+    /// says whether it was turned off or did not answer, and how long the
+    /// resolution took; an `aws login` session (`login_session`) whose
     /// cached token is missing, expired past refresh or refused says
     /// ``run `aws login --profile P` ``; an SSO profile whose token is
     /// missing or expired says ``run `aws sso login --profile P` ``, as the
@@ -374,6 +397,9 @@ impl Error {
             .unwrap_or_default();
         let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&**source);
         while let Some(e) = cur {
+            if let Some(hinted) = e.downcast_ref::<Hinted>() {
+                return Some(hinted.hint.clone());
+            }
             // aws-config's own texts: `LoginTokenError` ("cached Login
             // token", "refresh cached Login token", or a file of the login
             // cache that cannot be read) and the SSO token provider

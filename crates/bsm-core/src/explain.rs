@@ -422,6 +422,89 @@ impl SessionManager {
     }
 }
 
+/// The cause of a failed first resolution, with a hint when bsm can
+/// work one out: the `credential_process` that failed (its command, from
+/// the profile, and the first line of its stderr, from aws-config's
+/// error), or instance metadata turned off or silent (with how long the
+/// resolution took). Otherwise the cause as it is.
+pub(crate) async fn with_hint(
+    source: crate::error::BoxError,
+    profile: Option<&str>,
+    paths: &crate::credentials::ProfilePaths,
+    elapsed: Duration,
+) -> crate::error::BoxError {
+    let mut text = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
+    while let Some(e) = cur {
+        text.push_str(&e.to_string());
+        text.push('\n');
+        cur = e.source();
+    }
+    let hint = if text.contains("external process") {
+        let command = match profile {
+            Some(p) => process_command(p, paths).await,
+            None => None,
+        };
+        let said = text
+            .split("Stderr: ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| format!(", its first line on stderr: `{l}`"))
+            .unwrap_or_default();
+        Some(match command {
+            Some(c) => format!(
+                "the `credential_process` of profile `{}` failed: `{c}`{said}; run it by hand to see why",
+                profile.unwrap_or_default()
+            ),
+            None => format!("a `credential_process` failed{said}; run it by hand to see why"),
+        })
+    } else if text.contains("IMDS disabled") {
+        Some(
+            "no source had credentials, and EC2 instance metadata is turned off \
+             (AWS_EC2_METADATA_DISABLED): give --profile NAME, or set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY"
+                .to_owned(),
+        )
+    } else if text.contains("IMDS") {
+        Some(format!(
+            "no source had credentials, and EC2 instance metadata did not answer (resolving took \
+             {} ms): off EC2, set AWS_EC2_METADATA_DISABLED=true so that it is not tried; give \
+             --profile NAME, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            elapsed.as_millis()
+        ))
+    } else {
+        None
+    };
+    match hint {
+        Some(hint) => Box::new(crate::error::Hinted { hint, source }),
+        None => source,
+    }
+}
+
+/// The `credential_process` at the root of `profile`'s chain.
+async fn process_command(
+    profile: &str,
+    paths: &crate::credentials::ProfilePaths,
+) -> Option<String> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let files = paths.env_config_files();
+    let set = aws_config::profile::parser::load(
+        &Fs::real(),
+        &Env::real(),
+        files.as_ref().unwrap_or(&default_files),
+        Some(profile.to_owned().into()),
+    )
+    .await
+    .ok()?;
+    steps(&set, profile).into_iter().find_map(|s| match s {
+        Step::Process { command, .. } => Some(command),
+        _ => None,
+    })
+}
+
 impl fmt::Display for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
