@@ -3,7 +3,9 @@
 //! it is; an expired one refreshed at a loopback stand-in of AWS Sign-In
 //! that checks the `DPoP` proof, written back where boto3 then reads it; a
 //! refused refresh and a missing token, each a one-line error that says to
-//! run `aws login`; `aws sso login` for an SSO profile).
+//! run `aws login`; `aws sso login` for an SSO profile); a hint for each
+//! kind of failure; `whoami --explain` for every source, each stand-in
+//! counting what it is asked.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -138,6 +140,7 @@ async fn a_cached_login_session_resolves_as_botocore_resolves_it() {
         "botocore resolves the same"
     );
     let (ok, stdout, stderr) = login.bsm_whoami_with(&stand_in.endpoint(), &["--explain"]);
+    println!("--- bsm --profile {PROFILE} whoami --no-mask --explain\n{stdout}");
     assert!(ok, "{stderr}");
     let step = format!("Chain 1 = [{PROFILE}] aws login session {}", login.arn);
     assert!(stdout.lines().any(|l| l == step), "{stdout}");
@@ -291,6 +294,7 @@ fn explain(args: &[&str], env: &[(&str, &str)]) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("--- bsm {} whoami --explain\n{stdout}", args.join(" "));
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -387,7 +391,13 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         out.contains("Variables set = AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"),
         "{out}"
     );
+}
 
+/// The same for the sources of a machine in the cloud: the container
+/// endpoint, web identity, instance metadata, and an SSO profile; each
+/// stand-in counts one fetch.
+#[tokio::test]
+async fn whoami_explain_names_the_cloud_sources() {
     // No profile files: the container endpoint answers, once.
     let user = iam_user("explain-container").await;
     let agent = bsm_tests::sources::FakeServer::container(&user, "explain-token", in_an_hour());
@@ -420,6 +430,124 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         "ends in {left} s, not ~an hour"
     );
     assert_eq!(agent.count("GET", "/v1/credentials"), 1, "asked once");
+
+    // Web identity from the environment (moto's AssumeRoleWithWebIdentity).
+    let dir = temp_dir("bsm-explain");
+    let token = dir.join("token");
+    std::fs::write(&token, "header.payload.signature").unwrap();
+    let token = token.display().to_string();
+    let out = explain(
+        &[],
+        &[
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/explain-pod"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", &token),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    has(
+        &out,
+        &[
+            "Credentials from = web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)",
+            "Renew by themselves = yes",
+        ],
+    );
+
+    // Instance metadata at a loopback stand-in, asked for one set of keys.
+    let user = iam_user("explain-imds").await;
+    let imds = bsm_tests::sources::FakeServer::imds(&user, in_an_hour());
+    let mut cmd_env = vec![
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+    ];
+    let imds_endpoint = imds.endpoint();
+    cmd_env.push(("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_endpoint));
+    let out = explain(&["--region", "eu-north-1"], &cmd_env);
+    has(
+        &out,
+        &[
+            "Credentials from = EC2 instance metadata",
+            "Renew by themselves = yes",
+        ],
+    );
+    let fetched = imds.count(
+        "GET",
+        "/latest/meta-data/iam/security-credentials/bsm-instance-role",
+    );
+    assert_eq!(fetched, 1, "the keys fetched once");
+
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An SSO profile with its token cached, at a stand-in of the portal.
+#[tokio::test]
+async fn whoami_explain_names_an_sso_profile() {
+    let dir = temp_dir("bsm-explain-sso");
+    let user = iam_user("explain-sso").await;
+    let portal =
+        bsm_tests::sources::FakeServer::sso_portal(&user, "explain-sso-token", in_an_hour());
+    let session = unique("explain-sso");
+    let config = dir.join("sso-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile work]\nsso_session = {session}\nsso_account_id = 123456789012\n\
+             sso_role_name = Dev\nregion = ca-central-1\n[sso-session {session}]\n\
+             sso_start_url = https://explain.awsapps.com/start\nsso_region = us-east-1\n"
+        ),
+    )
+    .unwrap();
+    let cache = bsm_tests::lived_in::home().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(
+        cache.join(format!("{}.json", sha1_hex(&session))),
+        serde_json::json!({
+            "startUrl": "https://explain.awsapps.com/start",
+            "region": "us-east-1",
+            "accessToken": "explain-sso-token",
+            "expiresAt": bsm_tests::sources::rfc3339(in_an_hour()),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let portal_endpoint = portal.endpoint();
+    let out = explain(
+        &["--profile", "work"],
+        &[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_ENDPOINT_URL_SSO", &portal_endpoint),
+        ],
+    );
+    has(
+        &out,
+        &[
+            &format!("Chain 1 = [work] SSO session {session}"),
+            "Region = ca-central-1 (from the profile work)",
+            "Renew by themselves = yes",
+        ],
+    );
+    assert_eq!(
+        portal.count("GET", "/federation/credentials"),
+        1,
+        "asked once"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SHA-1 in hex, as the SSO token cache names its files.
+fn sha1_hex(text: &str) -> String {
+    let out = bsm_tests::isolated("python")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
+            text,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// `bsm --profile PROFILE whoami` with `config` as the only profile file
