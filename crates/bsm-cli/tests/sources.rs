@@ -363,7 +363,7 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         &out,
         &[
             "Profile = lived-in-process (AWS_PROFILE)",
-            "Region = ap-south-1 (from given (--region, the builder or the SdkConfig))",
+            "Region = ap-south-1 (given: --region, the builder or the SdkConfig)",
         ],
     );
     assert!(

@@ -563,12 +563,12 @@ impl fmt::Display for Step {
 impl fmt::Display for RegionFrom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegionFrom::Given => f.write_str("given (--region, the builder or the SdkConfig)"),
-            RegionFrom::AwsRegion => f.write_str("AWS_REGION"),
-            RegionFrom::AwsDefaultRegion => f.write_str("AWS_DEFAULT_REGION"),
-            RegionFrom::Profile(p) => write!(f, "the profile {p}"),
-            RegionFrom::InstanceMetadata => f.write_str("EC2 instance metadata"),
-            RegionFrom::Nowhere => f.write_str("nowhere"),
+            RegionFrom::Given => f.write_str("given: --region, the builder or the SdkConfig"),
+            RegionFrom::AwsRegion => f.write_str("from AWS_REGION"),
+            RegionFrom::AwsDefaultRegion => f.write_str("from AWS_DEFAULT_REGION"),
+            RegionFrom::Profile(p) => write!(f, "from the profile {p}"),
+            RegionFrom::InstanceMetadata => f.write_str("from EC2 instance metadata"),
+            RegionFrom::Nowhere => f.write_str("found nowhere"),
         }
     }
 }
@@ -600,7 +600,7 @@ impl fmt::Display for Explanation {
         writeln!(f, "Variables set = {vars}")?;
         writeln!(
             f,
-            "Region = {} (from {})",
+            "Region = {} ({})",
             self.region.as_deref().unwrap_or("<none>"),
             self.region_from
         )?;
