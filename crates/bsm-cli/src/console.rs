@@ -28,7 +28,7 @@ pub async fn console(
     }
     let url = builder.send().await?;
     if print {
-        println!("{}", url.as_str());
+        crate::out(&format!("{}\n", url.as_str()))?;
         return Ok(ExitCode::SUCCESS);
     }
     open(url.as_str())?;

@@ -183,6 +183,35 @@ enum SnapshotCmd {
 /// Any error, reported by [`fail`].
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// Standard output was closed by its reader (`bsm ... | head -1`): not a
+/// failure, bsm stops quietly, as a shell tool killed by SIGPIPE does.
+#[derive(Debug)]
+struct ReaderGone;
+
+impl std::fmt::Display for ReaderGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for ReaderGone {}
+
+/// Writes `text` to standard output and flushes it: a reader that went away
+/// is [`ReaderGone`], any other failure (a full disk, `/dev/full`) an
+/// error that says so, never a panic.
+fn out(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Box::new(ReaderGone)),
+        Err(e) => Err(format!("cannot write to standard output: {e}").into()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match log::level(cli.global.verbose, std::env::var("BSM_LOG").ok().as_deref()) {
@@ -201,6 +230,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        Err(e) if e.is::<ReaderGone>() => ExitCode::SUCCESS,
         Err(e) => fail(e.as_ref()),
     }
 }
@@ -282,9 +312,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Cmd::Whoami { no_mask, explain } => {
             let bsm = manager::build(g, Role::Once).await?;
-            println!("{}", bsm.who_am_i(!no_mask).await?);
+            out(&format!("{}\n", bsm.who_am_i(!no_mask).await?))?;
             if explain {
-                println!("{}", bsm.explain().await?);
+                out(&format!("{}\n", bsm.explain().await?))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -313,11 +343,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if format == Format::Process
                 && let Some(creds) = manager::cached_role(g).await
             {
-                print!("{}", export::process_json(&creds, creds.expiry())?);
+                out(&export::process_json(&creds, creds.expiry())?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let bsm = manager::build(g, Role::Once).await?;
-            print!("{}", export::export(&bsm, format).await?);
+            out(&export::export(&bsm, format).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Console {

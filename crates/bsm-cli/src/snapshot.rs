@@ -14,7 +14,7 @@ pub fn show(path: Option<PathBuf>) -> Result<ExitCode, Failure> {
         Some(p) => p,
         None => Snapshot::default_path()?,
     };
-    println!("{}", Snapshot::read(&path)?.masked());
+    crate::out(&format!("{}\n", Snapshot::read(&path)?.masked()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -842,6 +842,53 @@ fn no_level_prints_a_secret() {
     }
 }
 
+/// Verbose levels leave the exit code alone (a debug event in a destructor
+/// at exit used to abort the process, exit 134, after its output).
+#[test]
+fn verbose_whoami_exits_as_quiet_whoami_does() {
+    for level in ["-v", "-vv", "-vvv"] {
+        let (out, stdout, stderr) =
+            run(bsm()
+                .arg(level)
+                .args(["--endpoint-url", &moto().endpoint(), "whoami"]));
+        assert_eq!(out.status.code(), Some(0), "{level}: {stderr}");
+        assert_eq!(stdout.lines().count(), 5, "{level}: {stdout}");
+    }
+}
+
+/// Output into a pipe whose reader is gone (`bsm whoami | head -1`) ends
+/// quietly with success; into a full device (`/dev/full`) it is one error
+/// line and exit 1. Never a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_to_a_closed_pipe_or_a_full_device_is_no_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let (out, _, stderr) = run(bsm()
+        .args(["--endpoint-url", &moto().endpoint(), "whoami", "--explain"])
+        .stdout(writer));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "quiet");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let (out, _, stderr) = run(bsm()
+        .args([
+            "--endpoint-url",
+            &moto().endpoint(),
+            "export",
+            "--format",
+            "json",
+        ])
+        .stdout(full));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "bsm: error: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+}
+
 #[test]
 fn bad_input_is_one_line_on_stderr() {
     for args in [
