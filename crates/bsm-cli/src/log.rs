@@ -53,6 +53,10 @@ pub fn init(level: LevelFilter) {
     let targets = Targets::new()
         .with_target("bsm", level)
         .with_target("bsm_core", level)
+        // aws-config's warning that a refreshed `aws login` token could
+        // not be written back (a full disk): the session is lost with the
+        // next run, so the person must hear it now.
+        .with_target("aws_config::login", level.min(LevelFilter::WARN))
         .with_default(sdk);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

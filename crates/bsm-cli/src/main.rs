@@ -235,6 +235,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long a line of an error may be: a cause can quote a program's whole
+/// stderr (aws-config's `credential_process` error does).
+const MAX_ERROR_LINE: usize = 2000;
+
+/// `text` as one line for a terminal: newlines as spaces, other control
+/// characters (escape sequences) as `?`, at most [`MAX_ERROR_LINE`]
+/// characters.
+fn terminal_line(text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .take(MAX_ERROR_LINE)
+        .map(|c| match c {
+            '\n' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    if text.chars().count() > MAX_ERROR_LINE {
+        line.push_str(" ...");
+    }
+    line
+}
+
 /// The error on stderr: one line, except that credentials that cannot be
 /// found also get one short line per source tried and what to do.
 fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
@@ -265,10 +288,10 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         }
         cause = c.source();
     }
-    eprintln!("bsm: error: {}", line.replace('\n', " "));
+    eprintln!("bsm: error: {}", terminal_line(&line));
     if let Some(e @ bsm::Error::Credentials { .. }) = err.downcast_ref::<bsm::Error>() {
         for t in &tried {
-            eprintln!("  tried {t}");
+            eprintln!("  tried {}", terminal_line(t));
         }
         match e.hint() {
             Some(hint) => eprintln!("  to fix: {hint}"),

@@ -210,6 +210,68 @@ async fn an_expired_login_session_is_refreshed_with_a_dpop_proof_and_written_bac
     assert_eq!(stand_in.hits().len(), 1, "neither refreshed again");
 }
 
+/// A refreshed token that cannot be written back (the file may not grow:
+/// a full disk, as `RLIMIT_FSIZE` makes it) is said on stderr at once,
+/// without `-v`: the next run would find the session gone.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_refreshed_login_token_that_cannot_be_saved_is_said() {
+    use std::os::unix::process::CommandExt as _;
+    let (old, new) = (
+        iam_user("login-full-old").await,
+        iam_user("login-full-new").await,
+    );
+    let login = Login::new("bsm-login-full");
+    let _ = login.token(
+        &old,
+        SystemTime::now() - Duration::from_secs(60),
+        "refresh-full",
+    );
+    let stand_in = sign_in::stand_in(
+        "refresh-full",
+        Answer::Token {
+            user: new.clone(),
+            expires_in: 900,
+            refresh_token: "refresh-full-new".to_owned(),
+        },
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    login
+        .env(&mut cmd, &stand_in.endpoint())
+        .args(["--profile", PROFILE, "--endpoint-url", &moto().endpoint()])
+        .args(["whoami", "--no-mask"]);
+    // SAFETY: between fork and exec only async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &raw const limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the credentials in hand still work: {stderr}"
+    );
+    assert_eq!(stand_in.hits().len(), 1);
+    assert!(
+        stderr.contains("bsm: warning: failed to save refreshed Login token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("refresh-full-new") && !stderr.contains(&new.secret),
+        "{stderr}"
+    );
+}
+
 /// A refresh the service refuses (the session ended), and a profile whose
 /// token was never cached: each one error line, with a hint to run
 /// `aws login` for that profile, no secret, and the token file untouched;
@@ -366,9 +428,9 @@ async fn whoami_explain_says_which_source_answered_and_why() {
             "Region = ap-south-1 (given: --region, the builder or the SdkConfig)",
         ],
     );
-    assert!(
-        out.contains("Chain 1 = [lived-in-process] credential_process `sh -c"),
-        "{out}"
+    has(
+        &out,
+        &["Chain 1 = [lived-in-process] credential_process `sh ...` (arguments not shown)"],
     );
     assert_eq!(lived_in::process_runs(), runs + 1, "the process ran once");
 
@@ -377,6 +439,9 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         &[
             ("AWS_ACCESS_KEY_ID", "AKIAEXPLAIN000000001"),
             ("AWS_SECRET_ACCESS_KEY", "explain-secret-key"),
+            ("AWS_SESSION_TOKEN", "explain-secret-token"),
+            ("AWS_CREDENTIAL_EXPIRATION", "2099-01-02T03:04:05Z"),
+            ("AWS_ROLE_ARN", ""),
             ("AWS_REGION", "us-west-2"),
         ],
     );
@@ -385,10 +450,18 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         &[
             "Credentials from = environment variables (AWS_ACCESS_KEY_ID)",
             "Region = us-west-2 (from AWS_REGION)",
+            "Renew by themselves = no",
         ],
     );
     assert!(
-        out.contains("Variables set = AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"),
+        out.contains("Credentials end = 2099-01-02T03:04:05Z (in "),
+        "the expiry of AWS_CREDENTIAL_EXPIRATION: {out}"
+    );
+    assert!(
+        out.contains(
+            "Variables set = AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
+             AWS_CREDENTIAL_EXPIRATION, "
+        ) && out.contains("AWS_ROLE_ARN (empty)"),
         "{out}"
     );
 }
@@ -584,12 +657,29 @@ fn each_kind_of_failure_gets_its_own_hint() {
     );
     assert!(
         stderr.contains(
-            "to fix: the `credential_process` of profile `broken` failed: `sh -c 'echo \"token expired: \
-             run vault-login\" >&2; echo more >&2; exit 3'`, its first line on stderr: `token expired: \
-             run vault-login`"
+            "to fix: the `credential_process` of profile `broken` failed: `sh ...`, its first line \
+             on stderr: `token expired: run vault-login`"
         ),
         "{stderr}"
     );
+    // Its arguments may hold a secret: never shown. A long line is cut,
+    // an escape sequence defused.
+    let stderr = fails_with(
+        &format!(
+            "[profile broken]\ncredential_process = sh -c 'printf \"\\033[2J{}\\n\" >&2; exit 1' VAULT_TOKEN=hvs.hint-secret\n",
+            "x".repeat(5000)
+        ),
+        "broken",
+        &[],
+    );
+    let hint = stderr.lines().find(|l| l.contains("to fix:")).unwrap();
+    assert!(!hint.contains("hint-secret"), "{hint}");
+    assert!(hint.len() < 400, "{} bytes", hint.len());
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape sequence reaches the terminal"
+    );
+    assert!(stderr.len() < 5000, "{} bytes of stderr", stderr.len());
 
     let only_region = "[profile bare]\nregion = us-east-1\n";
     let stderr = fails_with(only_region, "bare", &[]);

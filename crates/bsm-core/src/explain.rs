@@ -101,8 +101,11 @@ pub enum Step {
     Process {
         /// The profile.
         profile: String,
-        /// The command line (it holds no secret: secrets are its output).
-        command: String,
+        /// The program it runs: the command line's first word. Its
+        /// arguments are left out, as aws-config leaves them out of its
+        /// own messages: people pass tokens there (`VAULT_TOKEN=...`,
+        /// `--password`).
+        program: String,
     },
     /// `sso_session` or `sso_start_url`: the root.
     Sso {
@@ -168,8 +171,13 @@ pub struct Explanation {
     /// The config and credentials files the chain reads.
     pub files: Vec<PathBuf>,
     /// The `AWS_*` variables set in this process that choose credentials,
-    /// profiles, files or the region (names only).
+    /// profiles, files or the region (names only; set to anything, even
+    /// to nothing or to bytes that are not UTF-8).
     pub variables: Vec<&'static str>,
+    /// Those of [`variables`](Self::variables) set to the empty string,
+    /// which some tools read as unset and others as a value (aws-config
+    /// takes an empty `AWS_LOGIN_CACHE_DIRECTORY` as the current folder).
+    pub empty_variables: Vec<&'static str>,
     /// The manager's region.
     pub region: Option<String>,
     /// Where it came from.
@@ -282,7 +290,14 @@ fn steps(set: &aws_config::profile::ProfileSet, profile: &str) -> Vec<Step> {
         } else if let Some(session) = get("sso_session").or_else(|| get("sso_start_url")) {
             Step::Sso { profile, session }
         } else if let Some(command) = get("credential_process") {
-            Step::Process { profile, command }
+            Step::Process {
+                profile,
+                program: command
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
         } else if get("aws_access_key_id").is_some() {
             Step::StaticKeys { profile }
         } else {
@@ -397,7 +412,9 @@ impl SessionManager {
                 _ => RegionFrom::InstanceMetadata,
             },
         };
-        let expires_at = creds.expiry();
+        // The manager's own end first: it knows `AWS_CREDENTIAL_EXPIRATION`
+        // and an explicit expiry, which the credentials do not carry.
+        let expires_at = self.expiration_time().or_else(|| creds.expiry());
         Ok(Explanation {
             answered_by,
             profile,
@@ -411,7 +428,12 @@ impl SessionManager {
             variables: VARIABLES
                 .iter()
                 .copied()
-                .filter(|v| env(v).is_some())
+                .filter(|v| std::env::var_os(v).is_some())
+                .collect(),
+            empty_variables: VARIABLES
+                .iter()
+                .copied()
+                .filter(|v| std::env::var_os(v).is_some_and(|x| x.is_empty()))
                 .collect(),
             region,
             region_from,
@@ -450,12 +472,12 @@ pub(crate) async fn with_hint(
             .nth(1)
             .and_then(|s| s.lines().next())
             .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| format!(", its first line on stderr: `{l}`"))
+            .filter(|l| !l.is_empty() && *l != "could not decode stderr as UTF-8")
+            .map(|l| format!(", its first line on stderr: `{}`", printable(l, 200)))
             .unwrap_or_default();
         Some(match command {
             Some(c) => format!(
-                "the `credential_process` of profile `{}` failed: `{c}`{said}; run it by hand to see why",
+                "the `credential_process` of profile `{}` failed: `{c} ...`{said}; run it by hand to see why",
                 profile.unwrap_or_default()
             ),
             None => format!("a `credential_process` failed{said}; run it by hand to see why"),
@@ -483,7 +505,22 @@ pub(crate) async fn with_hint(
     }
 }
 
-/// The `credential_process` at the root of `profile`'s chain.
+/// `text` for one line of a terminal: at most `max` characters, control
+/// characters (escape sequences, carriage returns) as `?`.
+fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > max {
+        out.push_str("...");
+    }
+    out
+}
+
+/// The program of the `credential_process` at the root of `profile`'s
+/// chain.
 async fn process_command(
     profile: &str,
     paths: &crate::credentials::ProfilePaths,
@@ -500,7 +537,7 @@ async fn process_command(
     .await
     .ok()?;
     steps(&set, profile).into_iter().find_map(|s| match s {
-        Step::Process { command, .. } => Some(command),
+        Step::Process { program, .. } => Some(program),
         _ => None,
     })
 }
@@ -547,8 +584,11 @@ impl fmt::Display for Step {
                 )
             }
             Step::StaticKeys { profile } => write!(f, "[{profile}] static keys"),
-            Step::Process { profile, command } => {
-                write!(f, "[{profile}] credential_process `{command}`")
+            Step::Process { profile, program } => {
+                write!(
+                    f,
+                    "[{profile}] credential_process `{program} ...` (arguments not shown)"
+                )
             }
             Step::Sso { profile, session } => write!(f, "[{profile}] SSO session {session}"),
             Step::Login { profile, session } => {
@@ -595,7 +635,18 @@ impl fmt::Display for Explanation {
         let vars = if self.variables.is_empty() {
             "none".to_owned()
         } else {
-            self.variables.join(", ")
+            let named: Vec<String> = self
+                .variables
+                .iter()
+                .map(|v| {
+                    if self.empty_variables.contains(v) {
+                        format!("{v} (empty)")
+                    } else {
+                        (*v).to_owned()
+                    }
+                })
+                .collect();
+            named.join(", ")
         };
         writeln!(f, "Variables set = {vars}")?;
         writeln!(
