@@ -478,7 +478,10 @@ pub(crate) const OTHER_FEATURES: &[(&str, &str)] = &[
     ),
     // `aws login` sessions (`login_session` profiles): aws-config's
     // provider, with the sign-in client and the P-256 key it signs with.
-    ("credentials-login", r#"["aws-config/credentials-login"]"#),
+    (
+        "credentials-login",
+        r#"["aws-config/credentials-login", "dep:sha2"]"#,
+    ),
 ];
 
 fn core_block(services: &[Service]) -> String {

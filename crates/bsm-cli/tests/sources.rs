@@ -712,3 +712,115 @@ fn each_kind_of_failure_gets_its_own_hint() {
         "{stderr}"
     );
 }
+
+/// `bsm --profile signed-in whoami` of `login` from `cwd` with `env`, at
+/// most 30 s (a FIFO must not make it wait): exit code and stderr.
+fn whoami_from(login: &Login, cwd: &Path, env: &[(&str, &str)], sign_in: &str) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    login.env(&mut cmd, sign_in);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .current_dir(cwd)
+        .args(["--profile", PROFILE, "--endpoint-url", &moto().endpoint()])
+        .args(["whoami", "--no-mask"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bsm waited for 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), stdout + &stderr)
+}
+
+/// The login cache is trusted only as bsm's own cache is: an empty or
+/// relative `AWS_LOGIN_CACHE_DIRECTORY` (a folder under the current one,
+/// where another user may have planted a token) is a typed error; a token
+/// that is a FIFO or a link, and a folder others can write to, are refused
+/// at once; a token others can read is used, with a warning.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_login_cache_is_trusted_only_when_it_is_the_users_own() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (mine, planted) = (
+        iam_user("login-mine").await,
+        iam_user("login-planted").await,
+    );
+    let login = Login::new("bsm-login-trust");
+    let path = login.token(&mine, in_an_hour(), "refresh-mine");
+    let stand_in = sign_in::stand_in("refresh-mine", Answer::Refuse("TOKEN_EXPIRED"));
+    // A folder someone else controls, with their token in `./` and `./cache`.
+    let cwd = login.dir.join("elsewhere");
+    let _ = sign_in::write_token(&cwd, &login.arn, &planted, ACCOUNT, in_an_hour(), "x");
+    let _ = sign_in::write_token(
+        &cwd.join("cache"),
+        &login.arn,
+        &planted,
+        ACCOUNT,
+        in_an_hour(),
+        "x",
+    );
+    for dir in ["", "cache", "./cache"] {
+        let (code, out) = whoami_from(
+            &login,
+            &cwd,
+            &[("AWS_LOGIN_CACHE_DIRECTORY", dir)],
+            &stand_in.endpoint(),
+        );
+        assert_eq!(code, 1, "{dir:?}: {out}");
+        assert!(
+            !out.contains(&planted.arn),
+            "{dir:?}: the planted token was used: {out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "invalid login cache folder (AWS_LOGIN_CACHE_DIRECTORY) `{dir}`: must be an absolute path"
+            )),
+            "{dir:?}: {out}"
+        );
+    }
+
+    // The user's own token, readable by others: used, with a warning.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out) = whoami_from(&login, &cwd, &[], &stand_in.endpoint());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&mine.arn), "{out}");
+    assert!(
+        out.contains("is readable by other users: chmod 600 it"),
+        "{out}"
+    );
+
+    // A folder others can write to: refused.
+    std::fs::set_permissions(&login.cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, out) = whoami_from(&login, &cwd, &[], &stand_in.endpoint());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("other users can write to the folder"), "{out}");
+    std::fs::set_permissions(&login.cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    // A link, then a FIFO, where the token should be: refused at once.
+    let real = login.dir.join("real-token.json");
+    std::fs::rename(&path, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &path).unwrap();
+    let (code, out) = whoami_from(&login, &cwd, &[], &stand_in.endpoint());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not using the `aws login` token"), "{out}");
+    std::fs::remove_file(&path).unwrap();
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (code, out) = whoami_from(&login, &cwd, &[], &stand_in.endpoint());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not using the `aws login` token"), "{out}");
+    assert_eq!(stand_in.hits().len(), 0, "nothing was refreshed");
+}

@@ -271,6 +271,13 @@ impl SessionManagerBuilder {
             hooks: Arc::new(self.hooks),
             source,
         });
+        #[cfg(feature = "credentials-login")]
+        if login_cache_read(&manager) {
+            let profile = profile_in_use
+                .clone()
+                .unwrap_or_else(|| "default".to_owned());
+            crate::login::check(&profile, &manager.inner.profile_paths).await?;
+        }
         let started = std::time::Instant::now();
         let resolved = manager.credentials().await;
         manager.inner.set_facts(crate::session::BuildFacts {
@@ -504,4 +511,19 @@ pub(crate) fn shared_http_client() -> SharedHttpClient {
         conn.set_proxy_config(Some(ProxyConfig::from_env()));
         conn.build()
     })
+}
+
+/// Whether the chain of `manager` may read a profile's `aws login` token:
+/// it reads the shared files (a profile named, or the default chain), and
+/// for the default chain no keys in the environment come first.
+#[cfg(feature = "credentials-login")]
+fn login_cache_read(manager: &SessionManager) -> bool {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    match manager.credential_source() {
+        CredentialSource::Profile(_) => true,
+        CredentialSource::DefaultChain => {
+            !(set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY"))
+        }
+        _ => false,
+    }
 }

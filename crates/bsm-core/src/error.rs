@@ -154,6 +154,8 @@ pub enum Input {
     SnapshotJson,
     /// Where the console opens after sign-in.
     ConsoleDestination,
+    /// `AWS_LOGIN_CACHE_DIRECTORY`, the folder of `aws login` tokens.
+    LoginCacheDirectory,
 }
 
 impl std::fmt::Display for Input {
@@ -177,6 +179,7 @@ impl std::fmt::Display for Input {
             Input::ServerAddress => "server address",
             Input::SnapshotJson => "snapshot JSON",
             Input::ConsoleDestination => "console destination",
+            Input::LoginCacheDirectory => "login cache folder (AWS_LOGIN_CACHE_DIRECTORY)",
         })
     }
 }

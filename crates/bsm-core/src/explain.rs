@@ -244,7 +244,7 @@ fn answered_by(source: &CredentialSource, features: &[AwsCredentialFeature]) -> 
 }
 
 /// The chain of `profile` in `set`, from it to its root.
-fn steps(set: &aws_config::profile::ProfileSet, profile: &str) -> Vec<Step> {
+pub(crate) fn steps(set: &aws_config::profile::ProfileSet, profile: &str) -> Vec<Step> {
     let mut out = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     let mut name = profile.to_owned();

@@ -15,6 +15,8 @@ pub mod credentials;
 pub mod error;
 pub mod explain;
 mod identity;
+#[cfg(feature = "credentials-login")]
+mod login;
 pub mod mask;
 mod mfa_session;
 mod region;
