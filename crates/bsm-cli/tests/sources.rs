@@ -416,6 +416,24 @@ async fn whoami_explain_says_which_source_answered_and_why() {
         ],
     );
 
+    // A role assumed by bsm keeps its source's region origin.
+    let out = explain(
+        &[
+            "--no-cache",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/explain",
+        ],
+        &[],
+    );
+    has(
+        &out,
+        &[
+            "Credentials from = the role arn:aws:iam::123456789012:role/explain, assumed by bsm",
+            "Region = eu-central-1 (from the profile default)",
+            "Renew by themselves = no",
+        ],
+    );
+
     let runs = lived_in::process_runs();
     let out = explain(
         &["--region", "ap-south-1"],

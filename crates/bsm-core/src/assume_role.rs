@@ -432,6 +432,7 @@ impl AssumeRoleBuilder {
             hooks: self.source.inner.hooks.clone(),
             source: CredentialSource::AssumedRole(self.params.role_arn),
         });
+        manager.inner.set_facts(self.source.inner.derived_facts());
         Ok(manager)
     }
 }

@@ -251,6 +251,7 @@ impl SessionManagerBuilder {
         };
         let http_client = shared_http_client();
         let region_given = self.region.is_some() || self.sdk_config.is_some();
+        let profile_for_region = self.profile_name.clone().or_else(credentials::env_profile);
         let (base, recipe, profile_in_use, child) = match self.sdk_config.take() {
             Some(config) => {
                 // A ready configuration's retry settings are the user's own.
@@ -280,9 +281,17 @@ impl SessionManagerBuilder {
         }
         let started = std::time::Instant::now();
         let resolved = manager.credentials().await;
-        manager.inner.set_facts(crate::session::BuildFacts {
+        let resolved_in = Some(started.elapsed());
+        let region_from = crate::explain::region_origin(
+            manager.aws_region(),
             region_given,
-            resolved_in: Some(started.elapsed()),
+            profile_for_region.as_deref(),
+            &manager.inner.profile_paths,
+        )
+        .await;
+        manager.inner.set_facts(crate::session::BuildFacts {
+            region_from,
+            resolved_in,
         });
         match resolved {
             Ok(_) => Ok(manager),

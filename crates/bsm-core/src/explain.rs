@@ -243,6 +243,26 @@ fn answered_by(source: &CredentialSource, features: &[AwsCredentialFeature]) -> 
     }
 }
 
+/// The profiles of the shared files (`paths`, else the environment's or the
+/// default ones), with `profile` selected, as aws-config reads them;
+/// `None` when they cannot be read.
+pub(crate) async fn load_profiles(
+    profile: &str,
+    paths: &crate::credentials::ProfilePaths,
+) -> Option<aws_config::profile::ProfileSet> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let files = paths.env_config_files();
+    aws_config::profile::parser::load(
+        &Fs::real(),
+        &Env::real(),
+        files.as_ref().unwrap_or(&default_files),
+        Some(profile.to_owned().into()),
+    )
+    .await
+    .ok()
+}
+
 /// The chain of `profile` in `set`, from it to its root.
 pub(crate) fn steps(set: &aws_config::profile::ProfileSet, profile: &str) -> Vec<Step> {
     let mut out = Vec::new();
@@ -375,43 +395,18 @@ impl SessionManager {
         } else {
             (None, None)
         };
-        let set = if from_files {
-            use aws_types::os_shim_internal::{Env, Fs};
-            let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
-            let files = inner.profile_paths.env_config_files();
-            aws_config::profile::parser::load(
-                &Fs::real(),
-                &Env::real(),
-                files.as_ref().unwrap_or(&default_files),
-                profile.clone().map(Into::into),
-            )
-            .await
-            .ok()
-        } else {
-            None
+        let set = match (&profile, from_files) {
+            (Some(p), true) => load_profiles(p, &inner.profile_paths).await,
+            _ => None,
         };
         let steps = match (&answered_by, &set, &profile) {
             (Answer::Profile, Some(set), Some(p)) => steps(set, p),
             _ => Vec::new(),
         };
         let region = self.aws_region().map(str::to_owned);
-        let region_from = match &region {
-            None => RegionFrom::Nowhere,
-            // Given to the builder, or to `region(..)` of a manager made
-            // from another.
-            Some(_) if inner.facts().is_none_or(|f| f.region_given) || !from_files => {
-                RegionFrom::Given
-            }
-            Some(r) if env("AWS_REGION").as_ref() == Some(r) => RegionFrom::AwsRegion,
-            Some(r) if env("AWS_DEFAULT_REGION").as_ref() == Some(r) => {
-                RegionFrom::AwsDefaultRegion
-            }
-            Some(r) => match (&set, &profile) {
-                (Some(set), Some(p)) => region_profile(set, p, r)
-                    .map_or(RegionFrom::InstanceMetadata, RegionFrom::Profile),
-                _ => RegionFrom::InstanceMetadata,
-            },
-        };
+        // Made by the builder (or from a manager it made): recorded then;
+        // a manager of another region (`region(..)`): given.
+        let region_from = inner.facts().map_or(RegionFrom::Given, |f| f.region_from);
         // The manager's own end first: it knows `AWS_CREDENTIAL_EXPIRATION`
         // and an explicit expiry, which the credentials do not carry.
         let expires_at = self.expiration_time().or_else(|| creds.expiry());
@@ -442,6 +437,34 @@ impl SessionManager {
             renews: expires_at.is_some() && self.expiration_time().is_none(),
         })
     }
+}
+
+/// Where `region` came from, in aws-config's order: `given` (the builder,
+/// `--region`, a ready `SdkConfig`), `AWS_REGION`, `AWS_DEFAULT_REGION`,
+/// the profile's (or its `source_profile` chain's) `region`, else instance
+/// metadata.
+pub(crate) async fn region_origin(
+    region: Option<&str>,
+    given: bool,
+    profile: Option<&str>,
+    paths: &crate::credentials::ProfilePaths,
+) -> RegionFrom {
+    let Some(region) = region else {
+        return RegionFrom::Nowhere;
+    };
+    if given {
+        return RegionFrom::Given;
+    }
+    if env("AWS_REGION").as_deref() == Some(region) {
+        return RegionFrom::AwsRegion;
+    }
+    if env("AWS_DEFAULT_REGION").as_deref() == Some(region) {
+        return RegionFrom::AwsDefaultRegion;
+    }
+    let profile = profile.unwrap_or("default");
+    let set = load_profiles(profile, paths).await;
+    set.and_then(|set| region_profile(&set, profile, region))
+        .map_or(RegionFrom::InstanceMetadata, RegionFrom::Profile)
 }
 
 /// The cause of a failed first resolution, with a hint when bsm can
@@ -525,17 +548,7 @@ async fn process_command(
     profile: &str,
     paths: &crate::credentials::ProfilePaths,
 ) -> Option<String> {
-    use aws_types::os_shim_internal::{Env, Fs};
-    let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
-    let files = paths.env_config_files();
-    let set = aws_config::profile::parser::load(
-        &Fs::real(),
-        &Env::real(),
-        files.as_ref().unwrap_or(&default_files),
-        Some(profile.to_owned().into()),
-    )
-    .await
-    .ok()?;
+    let set = load_profiles(profile, paths).await?;
     steps(&set, profile).into_iter().find_map(|s| match s {
         Step::Process { program, .. } => Some(program),
         _ => None,

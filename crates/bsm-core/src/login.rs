@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use crate::credentials::ProfilePaths;
-use crate::explain::{Step, steps};
+use crate::explain::{Step, load_profiles, steps};
 use crate::{Error, Input, Result};
 
 /// The largest token file read (a token is about 2 KiB).
@@ -47,17 +47,7 @@ fn cache_dir() -> Result<Option<PathBuf>> {
 /// Checks the login cache of `profile`'s chain, if its root is an
 /// `aws login` session (see the module's rule).
 pub(crate) async fn check(profile: &str, paths: &ProfilePaths) -> Result<()> {
-    use aws_types::os_shim_internal::{Env, Fs};
-    let default_files = aws_runtime::env_config::file::EnvConfigFiles::default();
-    let files = paths.env_config_files();
-    let Ok(set) = aws_config::profile::parser::load(
-        &Fs::real(),
-        &Env::real(),
-        files.as_ref().unwrap_or(&default_files),
-        Some(profile.to_owned().into()),
-    )
-    .await
-    else {
+    let Some(set) = load_profiles(profile, paths).await else {
         return Ok(());
     };
     let Some(session) = steps(&set, profile).into_iter().find_map(|s| match s {

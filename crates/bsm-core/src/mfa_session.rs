@@ -104,7 +104,7 @@ impl SessionManager {
             Some(expiry),
             "bsm-mfa-session",
         );
-        Ok(SessionManager::new(Parts {
+        let manager = SessionManager::new(Parts {
             base: self.inner.base.clone(),
             recipe: Recipe::Given(SharedCredentialsProvider::new(creds)),
             profile_name: None,
@@ -114,6 +114,8 @@ impl SessionManager {
             end_rule: EndRule::At(expiry),
             hooks: self.inner.hooks.clone(),
             source: CredentialSource::MfaSession(serial.to_owned()),
-        }))
+        });
+        manager.inner.set_facts(self.inner.derived_facts());
+        Ok(manager)
     }
 }

@@ -71,11 +71,12 @@ pub(crate) struct Inner {
     facts: std::sync::OnceLock<BuildFacts>,
 }
 
-/// What only the builder knows: whether the region was given, and how long
-/// the first resolution of the credentials took.
-#[derive(Debug, Clone, Copy)]
+/// What only the builder knows: where the region came from, and how long
+/// the first resolution of the credentials took. A manager made from
+/// another (a role, an MFA session) takes its source's region origin.
+#[derive(Debug, Clone)]
 pub(crate) struct BuildFacts {
-    pub(crate) region_given: bool,
+    pub(crate) region_from: crate::explain::RegionFrom,
     pub(crate) resolved_in: Option<std::time::Duration>,
 }
 
@@ -83,7 +84,17 @@ impl Inner {
     /// The builder's facts; `None` for a manager made from another (a
     /// role, an MFA session, another region).
     pub(crate) fn facts(&self) -> Option<BuildFacts> {
-        self.facts.get().copied()
+        self.facts.get().cloned()
+    }
+
+    /// The facts of a manager made from this one, with the same region.
+    pub(crate) fn derived_facts(&self) -> BuildFacts {
+        BuildFacts {
+            region_from: self
+                .facts()
+                .map_or(crate::explain::RegionFrom::Given, |f| f.region_from),
+            resolved_in: None,
+        }
     }
 
     /// Records them, once.
