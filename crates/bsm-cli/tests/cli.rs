@@ -842,6 +842,43 @@ fn no_level_prints_a_secret() {
     }
 }
 
+/// A pipe as the config file (a FIFO nobody writes, or `<(cat config)`)
+/// is refused at once, naming it, instead of waited on.
+#[cfg(unix)]
+#[test]
+fn a_pipe_as_the_config_file_is_refused_at_once() {
+    let dir = temp_dir("bsm-cli-fifo-config");
+    let fifo = dir.join("config");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = bsm()
+        .env("AWS_CONFIG_FILE", &fifo)
+        .args(["--profile", "dev", "whoami"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bsm waited on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid profile files `{}`: is a pipe or a socket",
+            fifo.display()
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Verbose levels leave the exit code alone (a debug event in a destructor
 /// at exit used to abort the process, exit 134, after its output).
 #[test]

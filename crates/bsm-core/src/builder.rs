@@ -365,6 +365,22 @@ impl SessionManagerBuilder {
         given: Option<SharedCredentialsProvider>,
         http_client: SharedHttpClient,
     ) -> Result<(SdkConfig, Recipe, Option<String>, ChildSettings)> {
+        // A pipe (a FIFO, `AWS_CONFIG_FILE=<(...)`) would be waited on,
+        // and read empty the second time: refused, naming it.
+        #[cfg(unix)]
+        for path in self.profile_paths.effective() {
+            use std::os::unix::fs::FileTypeExt as _;
+            if std::fs::metadata(&path)
+                .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+            {
+                return Err(Error::invalid(
+                    Input::ProfileFiles,
+                    path.display().to_string(),
+                    "is a pipe or a socket: the SDK reads the profile files more than once and \
+                     would wait on it; give a regular file",
+                ));
+            }
+        }
         // botocore's order for the profile the chain reads:
         // AWS_DEFAULT_PROFILE, then AWS_PROFILE.
         let profile = self.profile_name.clone().or_else(credentials::env_profile);

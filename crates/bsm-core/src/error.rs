@@ -121,7 +121,8 @@ pub enum Input {
     Region,
     /// A profile name.
     ProfileName,
-    /// Profile files, given together with a ready `SdkConfig`.
+    /// Profile files: given together with a ready `SdkConfig`, or a pipe
+    /// where a file should be.
     ProfileFiles,
     /// An endpoint URL.
     EndpointUrl,
