@@ -879,20 +879,6 @@ fn a_pipe_as_the_config_file_is_refused_at_once() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Verbose levels leave the exit code alone (a debug event in a destructor
-/// at exit used to abort the process, exit 134, after its output).
-#[test]
-fn verbose_whoami_exits_as_quiet_whoami_does() {
-    for level in ["-v", "-vv", "-vvv"] {
-        let (out, stdout, stderr) =
-            run(bsm()
-                .arg(level)
-                .args(["--endpoint-url", &moto().endpoint(), "whoami"]));
-        assert_eq!(out.status.code(), Some(0), "{level}: {stderr}");
-        assert_eq!(stdout.lines().count(), 5, "{level}: {stdout}");
-    }
-}
-
 /// Output into a pipe whose reader is gone (`bsm whoami | head -1`) ends
 /// quietly with success; into a full device (`/dev/full`) it is one error
 /// line and exit 1. Never a panic.

@@ -377,17 +377,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Drop for Generation {
     fn drop(&mut self) {
-        // Not while this thread's thread-locals are being destroyed (a
-        // thread's recent generations go then, the main thread's at exit):
-        // a subscriber's own thread-locals may be gone already, and an
-        // event would panic inside a destructor, which aborts.
-        if RECENT_GENERATIONS.try_with(|_| ()).is_ok() {
-            tracing::debug!(
-                generation = self.number,
-                clients_built = self.built.load(Ordering::Relaxed),
-                "cache generation dropped"
-            );
-        }
+        tracing::debug!(
+            generation = self.number,
+            clients_built = self.built.load(Ordering::Relaxed),
+            "cache generation dropped"
+        );
     }
 }
 
