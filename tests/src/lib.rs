@@ -246,6 +246,45 @@ pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 
 /// A new, empty folder under the system's temporary folder.
 ///
+/// Waits for `child` at most `limit` (a FIFO or a stuck peer must not make
+/// a test wait for ever); kills it and fails if it is still running.
+///
+/// # Panics
+/// When `limit` passes, or the child cannot be waited on.
+#[must_use]
+pub fn wait_at_most(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the command hung for {} s", limit.as_secs());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// SHA-1 in hex (Python's `hashlib`), as the SSO token cache names its
+/// files.
+///
+/// # Panics
+/// If the test virtualenv's Python does not run.
+#[must_use]
+pub fn sha1_hex(text: &str) -> String {
+    let out = isolated("python")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
+            text,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// # Panics
 /// If it cannot be created.
 #[must_use]

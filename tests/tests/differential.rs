@@ -255,7 +255,8 @@ impl Generator {
         );
         std::fs::create_dir_all(&self.sso_cache).unwrap();
         std::fs::write(
-            self.sso_cache.join(format!("{}.json", sha1_hex(session))),
+            self.sso_cache
+                .join(format!("{}.json", bsm_tests::sha1_hex(session))),
             serde_json::json!({
                 "startUrl": start_url,
                 "region": "us-east-1",
@@ -356,19 +357,6 @@ fn sso_portal(users: &[User]) -> FakeServer {
             _ => (401, vec![], String::new()),
         }
     })
-}
-
-/// SHA-1 in hex, as the SSO token cache names its files.
-fn sha1_hex(text: &str) -> String {
-    let out = bsm_tests::isolated("python")
-        .args([
-            "-c",
-            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
-            text,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// The text of a case's two profile files.

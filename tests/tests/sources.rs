@@ -317,7 +317,7 @@ async fn sso() -> Outcome {
     let cache = home.join(".aws/sso/cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::write(
-        cache.join(format!("{}.json", sha1_hex(start_url))),
+        cache.join(format!("{}.json", bsm_tests::sha1_hex(start_url))),
         serde_json::json!({
             "startUrl": start_url,
             "region": "us-east-1",
@@ -346,19 +346,6 @@ async fn sso() -> Outcome {
     ensure!(calls == 1, "{calls} GetRoleCredentials");
     ensure!(bsm.expiration_time().is_none(), "SSO credentials renew");
     Ok(format!("GetRoleCredentials at the portal: {calls}"))
-}
-
-/// The SSO token cache's file name: the SHA-1 of the start URL.
-fn sha1_hex(text: &str) -> String {
-    let out = bsm_tests::isolated("python")
-        .args([
-            "-c",
-            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
-            text,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 async fn rotated_keys_are_seen_after_clear_cache() -> Outcome {

@@ -235,22 +235,6 @@ fn a_cache_folder_open_to_others_is_not_used() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Waits for `child` at most `limit`; kills it and fails if it hangs.
-fn wait_at_most(
-    mut child: std::process::Child,
-    limit: std::time::Duration,
-) -> std::process::Output {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bsm hung for {} s", limit.as_secs());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// A FIFO where a cached session should be is refused at once (a miss,
 /// with a warning) and replaced by a real file: never waited on.
 #[cfg(unix)]
@@ -279,7 +263,7 @@ fn a_fifo_in_the_cache_is_refused_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let out = wait_at_most(child, std::time::Duration::from_secs(30));
+    let out = bsm_tests::wait_at_most(child, std::time::Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");

@@ -593,7 +593,7 @@ async fn whoami_explain_names_an_sso_profile() {
     let cache = bsm_tests::lived_in::home().join(".aws/sso/cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::write(
-        cache.join(format!("{}.json", sha1_hex(&session))),
+        cache.join(format!("{}.json", bsm_tests::sha1_hex(&session))),
         serde_json::json!({
             "startUrl": "https://explain.awsapps.com/start",
             "region": "us-east-1",
@@ -626,19 +626,6 @@ async fn whoami_explain_names_an_sso_profile() {
         "asked once"
     );
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// SHA-1 in hex, as the SSO token cache names its files.
-fn sha1_hex(text: &str) -> String {
-    let out = bsm_tests::isolated("python")
-        .args([
-            "-c",
-            "import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
-            text,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// `bsm --profile PROFILE whoami` with `config` as the only profile file
@@ -740,7 +727,7 @@ fn whoami_from(login: &Login, cwd: &Path, env: &[(&str, &str)], sign_in: &str) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
+    let child = cmd
         .current_dir(cwd)
         .args(["--profile", PROFILE, "--endpoint-url", &moto().endpoint()])
         .args(["whoami", "--no-mask"])
@@ -748,15 +735,7 @@ fn whoami_from(login: &Login, cwd: &Path, env: &[(&str, &str)], sign_in: &str) -
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bsm waited for 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = bsm_tests::wait_at_most(child, Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code().unwrap_or(-1), stdout + &stderr)
