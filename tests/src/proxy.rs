@@ -2,7 +2,8 @@
 //! emulator. Every request that passes is kept (method, path, headers, body,
 //! and the response's status and body), so a test can count and inspect what
 //! the server received, per test, while the tests of one binary share a moto
-//! server. Faults (503, throttling, connection reset, a stall) can be set for
+//! server. A request is kept when it has been read, before it is answered: a
+//! client that gives up on a slow answer has still sent it. Faults (503, throttling, connection reset, a stall) can be set for
 //! the next N requests of an operation, or until cleared.
 
 use std::net::SocketAddr;
@@ -28,11 +29,14 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The body, as text (lossy).
     pub body: String,
-    /// The status the client got (0: the connection was reset, or the
-    /// request was stalled).
+    /// The status the client got (0: the connection was reset, the request
+    /// was stalled, or no answer was sent: still in flight, or the client
+    /// gave up first).
     pub status: u16,
     /// The response body the client got, as text (lossy).
     pub response: String,
+    /// Which request this is, to fill in its answer when it comes.
+    id: u64,
 }
 
 impl Recorded {
@@ -137,6 +141,7 @@ struct Shared {
     log: Mutex<Vec<Recorded>>,
     rules: Mutex<Vec<Rule>>,
     connections: std::sync::atomic::AtomicUsize,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -338,24 +343,25 @@ async fn forward(
         .collect();
     let text = String::from_utf8_lossy(&body).into_owned();
     let action = action_of(parts.method.as_str(), &path, &headers, &text);
-    let mut record = Recorded {
+    let record = Recorded {
         method: parts.method.to_string(),
         path: path.clone(),
         headers,
         body: text,
         status: 0,
         response: String::new(),
+        id: shared
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
     };
+    // Logged now, answered below: a client whose attempt times out drops the
+    // connection, and hyper then drops this future before the answer.
+    let id = record.id;
+    shared.log.lock().unwrap().push(record);
     let fault = shared.take_fault(&action);
     let canned = match fault {
-        Some(Fault::Reset) => {
-            shared.log.lock().unwrap().push(record);
-            return Err(ResetConnection);
-        }
+        Some(Fault::Reset) => return Err(ResetConnection),
         Some(Fault::Stall(d)) => {
-            // Logged now: the client gives up before the stall ends, and
-            // hyper then drops this future.
-            shared.log.lock().unwrap().push(record.clone());
             tokio::time::sleep(d).await;
             return Ok(Response::new(Full::new(Bytes::from_static(b"stalled"))));
         }
@@ -403,9 +409,11 @@ async fn forward(
             ),
         }
     };
-    record.status = status.as_u16();
-    record.response = String::from_utf8_lossy(&body).into_owned();
-    shared.log.lock().unwrap().push(record);
+    // Not found when the test cleared the log meanwhile.
+    if let Some(record) = shared.log.lock().unwrap().iter_mut().rfind(|r| r.id == id) {
+        record.status = status.as_u16();
+        record.response = String::from_utf8_lossy(&body).into_owned();
+    }
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -423,4 +431,41 @@ async fn collect(body: Incoming) -> Bytes {
         .await
         .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A client that gives up on a slow answer has still sent its request:
+    /// the proxy counts it (the slow STS tests rely on it).
+    #[test]
+    fn a_request_whose_client_gave_up_is_counted() {
+        // Nothing is forwarded: the delay outlasts the client.
+        let proxy = Proxy::start(SocketAddr::from(([127, 0, 0, 1], 9)));
+        proxy.fail_next(None, 1, Fault::Delay(Duration::from_secs(30)));
+        let mut conn = std::net::TcpStream::connect(proxy.addr).unwrap();
+        let body = "Action=GetCallerIdentity&Version=2011-06-15";
+        write!(
+            conn,
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(conn.read(&mut [0; 16]).is_err(), "no answer yet");
+        drop(conn);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while proxy.count("GetCallerIdentity") == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let requests = proxy.requests();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        assert_eq!(requests[0].action(), "GetCallerIdentity");
+        assert_eq!(requests[0].status, 0, "no answer was sent");
+    }
 }

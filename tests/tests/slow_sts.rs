@@ -168,24 +168,16 @@ async fn twenty_concurrent_identity_callers_share_one_attempt() {
 
     // The next call after a failure tries again (the error is not kept):
     // each call sends a request. On a loaded machine moto itself can take
-    // longer than the 1 s attempt, so a few calls are allowed to get there.
-    // The stalled answers end first (2 s each): a proxy still busy with
-    // them can read the next request after the client gave up on it.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // longer than the 1 s attempt, so a few calls are allowed to get there;
+    // the proxy counts a request when it has read it, answered or not.
     proxy.clear_faults();
     let mut answer = None;
     for call in 1..=5 {
         let before = proxy.count("GetCallerIdentity");
         let r = bsm.aws_account_id().await;
-        // The proxy counts a request once it has read it, which on a loaded
-        // machine can come after the client's 1 s attempt ended.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while proxy.count("GetCallerIdentity") == before && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         assert!(
             proxy.count("GetCallerIdentity") > before,
-            "call {call} sent a request"
+            "call {call} sent a request ({r:?})"
         );
         if let Ok(a) = r {
             answer = Some(a);
