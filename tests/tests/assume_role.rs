@@ -464,27 +464,6 @@ async fn sts_errors_carry_the_role_arn() {
     assert!(error_chain(&err).contains("STS AssumeRole failed"));
 }
 
-/// Asked directly (the SDK 1.x identity cache does not ask through its
-/// shared wrapper), the refreshing provider offers its credentials as a
-/// fallback while they are valid, and not from their expiry on.
-#[tokio::test]
-async fn the_refreshing_provider_offers_valid_credentials_as_a_fallback() {
-    let clock = SimClock::new();
-    let proxy = Proxy::start(moto().addr());
-    let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
-    let role = bsm_tests::refreshing_role(&bsm, ROLE).await;
-    let first = role.credentials().await.unwrap();
-    let config = role.sdk_config();
-    let provider = config.credentials_provider().unwrap();
-    let fallback = || provider.as_ref().fallback_on_interrupt();
-    assert_eq!(
-        fallback().map(|c| c.access_key_id().to_owned()),
-        Some(first.access_key_id().to_owned())
-    );
-    clock.set(first.expiry().unwrap());
-    assert!(fallback().is_none(), "not from the expiry instant on");
-}
-
 /// An MFA session: one `GetSessionToken` with the code, counted at the
 /// proxy; a manager whose credentials end with the session; bad input is
 /// refused before any request.

@@ -10,6 +10,7 @@
 
 mod bench;
 mod emulator;
+mod layers;
 mod mutants;
 mod publish;
 mod regen;
@@ -44,11 +45,15 @@ commands:
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
   test  same set-up and the AWS SDK for JavaScript v3 (npm ci into
-        target/js), then cargo fmt --check, clippy -D warnings, the docs as
+        target/js), then the layer rules of bsm-core, cargo fmt --check, clippy -D warnings, the docs as
         docs.rs builds them (into target/docsrs), cargo package with
         verification, the doc tests and every test; prints each step's time
         and the size of target/; with CI set, no incremental caches and each
         step's leftovers that no later step reads are removed
+  layers [SRC]
+        that step alone (or for the sources in SRC): no module of bsm-core uses one that uses it back,
+        no file of it is over 600 lines outside its tests (ARCHITECTURE.md);
+        prints the module graph
   docs-rs
         that step alone: the docs of bsm-core and bsm-aws as docs.rs builds
         them, and the feature badge on `s3_client`
@@ -97,6 +102,11 @@ fn main() -> ExitCode {
         Some("regen") => parse_regen(&args[1..]).and_then(|o| regen::run(&root(), &o)),
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("layers") => match &args[1..] {
+            [] => step("layers", layers_step),
+            [src] => layers::check(Path::new(src)).map(|g| println!("{g}")),
+            _ => Err(USAGE.to_owned()),
+        },
         Some("docs-rs") => step(DOCS_RS, publish::docs_rs),
         Some("package") => step(PACKAGE, publish::package),
         Some("bench-python") => bench::python(),
@@ -229,6 +239,7 @@ fn test() -> Result<(), String> {
     step("JavaScript SDK", || {
         emulator::ensure_js(&root(), &target_dir())
     })?;
+    step("layers", layers_step)?;
     step("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);
@@ -274,6 +285,14 @@ fn test() -> Result<(), String> {
         run(tests)
     })?;
     println!("cargo xtask test: all steps passed in {}", seconds(start));
+    Ok(())
+}
+
+/// The layer rules of bsm-core (see `layers.rs` and ARCHITECTURE.md): prints
+/// the module graph, or fails naming the circle or the long file.
+fn layers_step() -> Result<(), String> {
+    let graph = layers::check(&root().join("crates/bsm-core/src"))?;
+    println!("{graph}");
     Ok(())
 }
 

@@ -1,34 +1,25 @@
 //! Assume role: [`AssumeRoleBuilder`] with every STS `AssumeRole` parameter,
-//! one-shot (static credentials) or auto-refreshing (bsm's own provider
-//! behind the SDK's identity cache, refreshed ahead of expiry).
-//!
-//! An auto-refreshing role never makes a request wait while it holds valid
-//! credentials: inside the refresh buffer it serves them and refreshes in a
-//! task of its own, so an STS that hangs, fails slowly, or waits for a person
-//! typing an MFA code delays nothing that valid credentials can serve. A
-//! failed refresh is tried again 10 s after it *ended*, with one `warn` per
-//! failure (role, error, how long the current credentials stay valid).
-//! Callers wait only when nothing valid is held, and then all share one
-//! `AssumeRole`.
+//! one-shot (static credentials) or auto-refreshing (the provider of
+//! [`role_provider`](crate::role_provider) behind the SDK's identity cache,
+//! refreshed ahead of expiry).
 //!
 //! The SDK's `AssumeRoleProvider` is not used because it lacks MFA,
 //! transitive tag keys and source identity.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_config::identity::IdentityCache;
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
-use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_types::region::Region;
 
-use crate::credentials::{EndRule, GLOBAL_STS_REGION, ROLE_PROVIDER_NAME, Recipe};
+use crate::credentials::{GLOBAL_STS_REGION, Recipe};
 use crate::error::Input;
-use crate::session::{CredentialSource, Parts};
+use crate::role_provider::{MfaToken, Params, ROLE_PROVIDER_NAME, RoleProvider, RoleRecipe};
+use crate::session::{CredentialSource, EndRule, Parts};
 use crate::{Error, Result, SessionManager};
 
 /// Shortest and longest session STS grants.
@@ -38,51 +29,6 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(3600);
 /// Default refresh buffer: refresh this long before expiry (capped below
 /// half the duration).
 const DEFAULT_BUFFER: Duration = Duration::from_secs(300);
-
-/// How long the SDK waits for credentials when an MFA callback may prompt.
-const MFA_LOAD_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// A callback that yields a fresh MFA token code for each `AssumeRole`.
-pub type MfaTokenProvider = Arc<dyn Fn() -> Result<String, crate::error::BoxError> + Send + Sync>;
-
-#[derive(Clone)]
-enum MfaToken {
-    Fixed(String),
-    Provider(MfaTokenProvider),
-}
-
-/// Every `AssumeRole` parameter, validated.
-#[derive(Clone)]
-struct Params {
-    role_arn: String,
-    session_name: String,
-    duration: Duration,
-    tags: Vec<(String, String)>,
-    transitive_tag_keys: Vec<String>,
-    external_id: Option<String>,
-    mfa_serial: Option<String>,
-    mfa_token: Option<MfaToken>,
-    source_identity: Option<String>,
-    policy: Option<String>,
-    policy_arns: Vec<String>,
-}
-
-impl fmt::Debug for Params {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AssumeRole")
-            .field("role_arn", &self.role_arn)
-            .field("session_name", &self.session_name)
-            .field("duration", &self.duration)
-            .field("tags", &self.tags)
-            .field("transitive_tag_keys", &self.transitive_tag_keys)
-            .field("external_id", &self.external_id.as_ref().map(|_| "<set>"))
-            .field("mfa_serial", &self.mfa_serial)
-            .field("source_identity", &self.source_identity)
-            .field("policy", &self.policy.as_ref().map(|_| "<set>"))
-            .field("policy_arns", &self.policy_arns)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Builds the manager of an assumed role: see [`SessionManager::assume_role`].
 #[must_use]
@@ -148,10 +94,6 @@ impl SessionManager {
             refresh_buffer: None,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn random_session_name() -> String {
@@ -387,10 +329,13 @@ impl AssumeRoleBuilder {
             .base
             .time_source()
             .unwrap_or_else(|| SharedTimeSource::new(SystemTimeSource::new()));
+        let sts: crate::role_provider::StsClient = {
+            let (source, region) = (self.source.clone(), region.clone());
+            Arc::new(move || sts_client(&source, region.as_deref()))
+        };
         let recipe = RoleRecipe {
-            source: self.source.clone(),
+            sts,
             params: Arc::new(self.params.clone()),
-            region: region.clone(),
             buffer,
             time_source,
             fixed_code_used: Arc::new(AtomicBool::new(false)),
@@ -434,42 +379,6 @@ impl AssumeRoleBuilder {
         });
         manager.inner.set_facts(self.source.inner.derived_facts());
         Ok(manager)
-    }
-}
-
-/// How each generation of an auto-refreshing role's manager gets its
-/// provider: the role's parameters and source, and what must outlive a
-/// `clear_cache` (a fixed MFA code is spent once, whatever the generation).
-#[derive(Clone)]
-pub(crate) struct RoleRecipe {
-    source: SessionManager,
-    params: Arc<Params>,
-    region: Option<String>,
-    buffer: Duration,
-    time_source: SharedTimeSource,
-    fixed_code_used: Arc<AtomicBool>,
-    /// With a fixed MFA code, the end of the only credentials it can get.
-    fixed_end: Arc<Mutex<Option<SystemTime>>>,
-    /// The last credentials STS gave, whatever the generation: served while
-    /// valid when a refresh fails (also right after a `clear_cache`, when a
-    /// fixed MFA code cannot be sent again).
-    last: Arc<Mutex<Option<Credentials>>>,
-}
-
-impl RoleRecipe {
-    /// A provider with no credentials yet (a new generation asks STS again).
-    pub(crate) fn provider(&self) -> SharedCredentialsProvider {
-        SharedCredentialsProvider::new(RoleProvider::new(self.clone()))
-    }
-
-    /// The identity cache in front of it: refreshes `buffer` before expiry,
-    /// and waits long enough for a person typing an MFA code.
-    pub(crate) fn identity_cache(&self) -> SharedIdentityCache {
-        let mut cache = IdentityCache::lazy().buffer_time(self.buffer);
-        if matches!(self.params.mfa_token, Some(MfaToken::Provider(_))) {
-            cache = cache.load_timeout(MFA_LOAD_TIMEOUT);
-        }
-        cache.build()
     }
 }
 
@@ -534,352 +443,6 @@ fn validate_session_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// After a failed refresh, how long valid credentials are served before
-/// `AssumeRole` is tried again, counted from the moment the failure ended
-/// (so a failing STS is not called, nor an MFA callback asked, on every
-/// request of the refresh window).
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// The outcome of one refresh, shared by everyone who waited for it.
-type Outcome = std::result::Result<Credentials, Arc<Error>>;
-
-#[derive(Default)]
-struct State {
-    current: Option<Credentials>,
-    /// When the last failed refresh ended.
-    failed_at: Option<SystemTime>,
-    /// The refresh in progress, if any: at most one at a time.
-    flight: Option<tokio::sync::watch::Receiver<Option<Outcome>>>,
-}
-
-/// bsm's `AssumeRole` credential provider: every parameter, and a refresh
-/// that never makes a caller wait while valid credentials are held.
-///
-/// - Credentials valid beyond the refresh buffer: served at once.
-/// - Inside the buffer: served at once, and one refresh starts in a task of
-///   its own (unless one runs, or the last failure ended less than 10 s
-///   ago). A refresh that hangs (a stalled STS, a person at an MFA prompt)
-///   delays nobody, and cannot be cancelled by a caller's timeout.
-/// - Nothing valid: the caller waits for the refresh in progress, or starts
-///   one; everyone who waits gets the same outcome, and the next call after
-///   a failure tries again.
-#[derive(Clone)]
-struct RoleProvider {
-    recipe: RoleRecipe,
-    state: Arc<Mutex<State>>,
-}
-
-impl fmt::Debug for RoleProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RoleProvider")
-            .field("params", &self.recipe.params)
-            .field("buffer", &self.recipe.buffer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RoleProvider {
-    fn new(recipe: RoleRecipe) -> Self {
-        Self {
-            recipe,
-            state: Arc::new(Mutex::new(State::default())),
-        }
-    }
-
-    async fn get(&self) -> Result<Credentials> {
-        let mut flight = {
-            let mut state = lock(&self.state);
-            let now = self.recipe.time_source.now();
-            if let Some(c) = state.current.clone()
-                && c.expiry().is_some_and(|exp| now < exp)
-            {
-                let due = c
-                    .expiry()
-                    .is_some_and(|exp| now + self.recipe.buffer >= exp);
-                let backing_off = state
-                    .failed_at
-                    .is_some_and(|at| now < at + RETRY_AFTER_FAILURE);
-                if due && !backing_off && state.flight.is_none() {
-                    state.flight = Some(self.start_refresh()?);
-                }
-                return Ok(c);
-            }
-            if let Some(flight) = &state.flight {
-                flight.clone()
-            } else {
-                let flight = self.start_refresh()?;
-                state.flight = Some(flight.clone());
-                flight
-            }
-        };
-        let outcome = flight
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|o| o.clone());
-        match outcome {
-            Some(Ok(c)) => Ok(c),
-            // The last credentials of any generation, while still valid:
-            // after a `clear_cache`, a fixed MFA code cannot be sent again.
-            Some(Err(e)) => match self.last_valid() {
-                Some(c) => Ok(c),
-                None => Err(Error::shared(&e)),
-            },
-            None => Err(Error::AssumeRole {
-                role_arn: self.recipe.params.role_arn.clone(),
-                source: "the refresh was cancelled (its runtime shut down); call again".into(),
-            }),
-        }
-    }
-
-    fn last_valid(&self) -> Option<Credentials> {
-        let now = self.recipe.time_source.now();
-        lock(&self.recipe.last)
-            .clone()
-            .filter(|c| c.expiry().is_some_and(|exp| now < exp))
-    }
-
-    /// Starts one refresh in a task of its own; its outcome goes to
-    /// everyone holding the returned receiver.
-    fn start_refresh(&self) -> Result<tokio::sync::watch::Receiver<Option<Outcome>>> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::AssumeRole {
-            role_arn: self.recipe.params.role_arn.clone(),
-            source: Box::new(e),
-        })?;
-        let (tx, rx) = tokio::sync::watch::channel(None);
-        let this = self.clone();
-        runtime.spawn(async move {
-            // Should the task be dropped unfinished (its runtime shutting
-            // down), the next caller starts a new refresh.
-            let guard = RefreshGuard(Arc::clone(&this.state));
-            let outcome = this.assume().await.map(|(c, _)| c);
-            std::mem::forget(guard);
-            this.finish(&tx, outcome);
-        });
-        Ok(rx)
-    }
-
-    /// Records a refresh's outcome and tells the waiters.
-    fn finish(
-        &self,
-        tx: &tokio::sync::watch::Sender<Option<Outcome>>,
-        outcome: Result<Credentials>,
-    ) {
-        let now = self.recipe.time_source.now();
-        let mut state = lock(&self.state);
-        state.flight = None;
-        let outcome = match outcome {
-            Ok(c) => {
-                state.current = Some(c.clone());
-                state.failed_at = None;
-                *lock(&self.recipe.last) = Some(c.clone());
-                Ok(c)
-            }
-            Err(e) => {
-                state.failed_at = Some(now);
-                let valid_for = state
-                    .current
-                    .clone()
-                    .or_else(|| lock(&self.recipe.last).clone())
-                    .and_then(|c| c.expiry())
-                    .and_then(|exp| exp.duration_since(now).ok());
-                if let Some(left) = valid_for {
-                    tracing::warn!(
-                        role_arn = %self.recipe.params.role_arn,
-                        error = %crate::error::chain(&e),
-                        valid_for_secs = left.as_secs(),
-                        "refreshing the role's credentials failed; the current ones are served \
-                         until they expire, and the refresh is tried again in 10 s"
-                    );
-                } else {
-                    tracing::warn!(
-                        role_arn = %self.recipe.params.role_arn,
-                        error = %crate::error::chain(&e),
-                        "assuming the role failed; no valid credentials are held"
-                    );
-                }
-                Err(Arc::new(e))
-            }
-        };
-        drop(state);
-        tx.send_replace(Some(outcome));
-    }
-
-    /// One `AssumeRole` call. Returns the credentials, whose expiry is
-    /// measured on the time source from the request start (STS grants
-    /// exactly the requested duration, so a skewed local clock cannot make a
-    /// refresh late, or happen on every call), and STS's own expiration.
-    async fn assume(&self) -> Result<(Credentials, Option<SystemTime>)> {
-        let p = &*self.recipe.params;
-        let token_code = match &p.mfa_token {
-            None => None,
-            Some(MfaToken::Fixed(code)) => {
-                if self.recipe.fixed_code_used.swap(true, Ordering::SeqCst) {
-                    return Err(Error::AssumeRole {
-                        role_arn: p.role_arn.clone(),
-                        source: "the credentials need a refresh, but the MFA token code was \
-                                 given as a fixed value, which works once: give \
-                                 `mfa_token_provider` a callback that yields a fresh code"
-                            .into(),
-                    });
-                }
-                Some(code.clone())
-            }
-            Some(MfaToken::Provider(f)) => {
-                let f = Arc::clone(f);
-                let code = tokio::task::spawn_blocking(move || f())
-                    .await
-                    .map_err(|e| Error::AssumeRole {
-                        role_arn: p.role_arn.clone(),
-                        source: Box::new(e),
-                    })?
-                    .map_err(|e| Error::AssumeRole {
-                        role_arn: p.role_arn.clone(),
-                        source: e,
-                    })?;
-                Some(code)
-            }
-        };
-        let req = self.request(token_code)?;
-        let started = self.recipe.time_source.now();
-        tracing::debug!(role_arn = %p.role_arn, "calling STS AssumeRole");
-        let out = req.send().await.map_err(|e| Error::AssumeRole {
-            role_arn: p.role_arn.clone(),
-            // Without the raw response: an unparsable 200 would carry the
-            // new secret key and token in its body.
-            source: Box::new(Error::service("STS AssumeRole", e)),
-        })?;
-        let creds = out.credentials.ok_or_else(|| Error::AssumeRole {
-            role_arn: p.role_arn.clone(),
-            source: "STS AssumeRole returned no credentials".into(),
-        })?;
-        let sts_expiry = SystemTime::try_from(creds.expiration).ok();
-        if incomplete(&creds) {
-            return Err(Error::AssumeRole {
-                role_arn: p.role_arn.clone(),
-                source: "STS AssumeRole answered with incomplete credentials (a key, the session \
-                         token or the expiration is missing)"
-                    .into(),
-            });
-        }
-        // As aws-config does: the account is the fifth field of the assumed
-        // role's ARN (DynamoDB's account-based endpoints need it).
-        let account_id = out
-            .assumed_role_user
-            .as_ref()
-            .and_then(|u| u.arn.split(':').nth(4))
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned);
-        let expiry = started + p.duration;
-        let mut builder = Credentials::builder()
-            .access_key_id(creds.access_key_id)
-            .secret_access_key(creds.secret_access_key)
-            .session_token(creds.session_token)
-            .expiry(expiry)
-            .provider_name(ROLE_PROVIDER_NAME);
-        builder.set_account_id(account_id.map(Into::into));
-        let mut credentials = builder.build();
-        // Tagged as aws-config tags its own assumed roles: credentials that
-        // are renewed by asking STS again (see `credentials::fixed_end`).
-        credentials
-            .get_property_mut_or_default::<Vec<aws_credential_types::credential_feature::AwsCredentialFeature>>()
-            .push(aws_credential_types::credential_feature::AwsCredentialFeature::CredentialsStsAssumeRole);
-        if matches!(p.mfa_token, Some(MfaToken::Fixed(_))) {
-            // The only credentials this role will get: they fix its end.
-            *lock(&self.recipe.fixed_end) = Some(expiry);
-        }
-        Ok((credentials, sts_expiry))
-    }
-}
-
-impl RoleProvider {
-    /// The `AssumeRole` request with every parameter.
-    fn request(
-        &self,
-        token_code: Option<String>,
-    ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder> {
-        let p = &*self.recipe.params;
-        let duration = i32::try_from(p.duration.as_secs()).unwrap_or(i32::MAX);
-        let mut req = sts_client(&self.recipe.source, self.recipe.region.as_deref())
-            .assume_role()
-            .role_arn(&p.role_arn)
-            .role_session_name(&p.session_name)
-            .duration_seconds(duration)
-            .set_transitive_tag_keys(
-                (!p.transitive_tag_keys.is_empty()).then(|| p.transitive_tag_keys.clone()),
-            )
-            .set_external_id(p.external_id.clone())
-            .set_serial_number(p.mfa_serial.clone())
-            .set_token_code(token_code)
-            .set_source_identity(p.source_identity.clone())
-            .set_policy(p.policy.clone());
-        for (k, v) in &p.tags {
-            let tag = aws_sdk_sts::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::AssumeRole {
-                    role_arn: p.role_arn.clone(),
-                    source: Box::new(e),
-                })?;
-            req = req.tags(tag);
-        }
-        for arn in &p.policy_arns {
-            req = req.policy_arns(
-                aws_sdk_sts::types::PolicyDescriptorType::builder()
-                    .arn(arn)
-                    .build(),
-            );
-        }
-        Ok(req)
-    }
-}
-
-/// Clears the refresh in progress if its task is dropped before it ends.
-struct RefreshGuard(Arc<Mutex<State>>);
-
-impl Drop for RefreshGuard {
-    fn drop(&mut self) {
-        lock(&self.0).flight = None;
-    }
-}
-
-impl ProvideCredentials for RoleProvider {
-    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        provider::future::ProvideCredentials::new(async move {
-            self.get()
-                .await
-                .map_err(provider::error::CredentialsError::provider_error)
-        })
-    }
-
-    /// The current credentials while they are valid. (Through the SDK's
-    /// `SharedCredentialsProvider` this is not reached in SDK 1.x; the
-    /// provider does not depend on it: it never makes a caller wait while
-    /// valid credentials are held, so the identity cache has nothing to
-    /// interrupt.)
-    fn fallback_on_interrupt(&self) -> Option<Credentials> {
-        let now = self.recipe.time_source.now();
-        lock(&self.state)
-            .current
-            .clone()
-            .filter(|c| c.expiry().is_some_and(|exp| now < exp))
-    }
-}
-
-/// Whether STS's credentials lack a part. The SDK reads a truncated answer
-/// leniently (missing fields come out empty, a missing expiration as 1970).
-/// The expiration is not compared with the local clock, which may be skewed.
-fn incomplete(creds: &aws_sdk_sts::types::Credentials) -> bool {
-    creds.access_key_id.is_empty()
-        || creds.secret_access_key.is_empty()
-        || creds.session_token.is_empty()
-        || creds.expiration.secs() <= 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -933,24 +496,6 @@ mod tests {
                 "{bad}: {err}"
             );
         }
-    }
-
-    #[test]
-    fn credentials_missing_any_part_are_incomplete() {
-        let creds = |key: &str, secret: &str, token: &str, expiration: i64| {
-            aws_sdk_sts::types::Credentials::builder()
-                .access_key_id(key)
-                .secret_access_key(secret)
-                .session_token(token)
-                .expiration(aws_smithy_types::DateTime::from_secs(expiration))
-                .build()
-                .unwrap()
-        };
-        assert!(!incomplete(&creds("ASIA", "secret", "token", 1)));
-        assert!(incomplete(&creds("", "secret", "token", 1)));
-        assert!(incomplete(&creds("ASIA", "", "token", 1)));
-        assert!(incomplete(&creds("ASIA", "secret", "", 1)));
-        assert!(incomplete(&creds("ASIA", "secret", "token", 0)));
     }
 
     #[test]

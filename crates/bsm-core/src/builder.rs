@@ -17,11 +17,32 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-use crate::cli_env::ChildSettings;
-use crate::credentials::{self, ChainSettings, EndRule, ProfilePaths, Recipe};
+use crate::child_env::ChildSettings;
+use crate::credentials::{self, ChainSettings, ProfilePaths, Recipe};
 use crate::error::Input;
+use crate::session::EndRule;
 use crate::session::{Hook, Parts};
 use crate::{AwsService, CredentialSource, Error, Result, Service, SessionManager};
+
+impl SessionManager {
+    /// A manager from the default credential chain and region (environment,
+    /// shared config files, SSO, web identity, container and instance
+    /// metadata), like `aws_config::load_defaults`; see
+    /// [the rules](crate::credentials#how-credentials-are-found).
+    ///
+    /// Resolves the credentials once while building (through the identity
+    /// cache every client uses, so the first request does not fetch them
+    /// again): a machine without credentials fails here with
+    /// [`Error::Credentials`] rather than at the first request.
+    pub async fn from_env() -> Result<Self> {
+        Self::builder().build().await
+    }
+
+    /// A builder for every other way to make a manager.
+    pub fn builder() -> crate::SessionManagerBuilder {
+        crate::SessionManagerBuilder::default()
+    }
+}
 
 /// Builds a [`SessionManager`], in the style of `aws_config::ConfigLoader`.
 ///
@@ -282,7 +303,7 @@ impl SessionManagerBuilder {
         let started = std::time::Instant::now();
         let resolved = manager.credentials().await;
         let resolved_in = Some(started.elapsed());
-        let region_from = crate::explain::region_origin(
+        let region_from = crate::chain::region_origin(
             manager.aws_region(),
             region_given,
             profile_for_region.as_deref(),

@@ -23,6 +23,7 @@ use aws_types::SdkConfig;
 
 use crate::client_cells::ClientCells;
 use crate::identity::Identity;
+use crate::sync::lock;
 use crate::{Error, Result, Service};
 
 /// A value alone in its 128-byte block (two cache lines: the adjacent-line
@@ -285,12 +286,16 @@ pub(crate) fn with_recent<R>(id: u64, f: impl FnOnce(&Generation) -> Option<R>) 
 /// `aws_account_id()` took 51 instructions more than a bare `OnceCell` get
 /// and clone through `with_recent`, 36 this way).
 ///
-/// The pointer stays valid until this thread next calls [`remember`] (an
+/// # Safety
+///
+/// The pointer is valid only until this thread next calls [`remember`] (an
 /// entry holds an `Arc` of the generation, and only `remember` lets go of
-/// one): read it at once, with no user code in between, under a
-/// [`Reading`] in debug builds.
+/// one). The caller reads it at once, on this thread, with no user code and
+/// no call into the manager in between, and does not keep it; in debug
+/// builds it does so under a [`Reading`], which makes a `remember`
+/// meanwhile panic.
 #[inline]
-pub(crate) fn find_recent<T>(
+pub(crate) unsafe fn find_recent<T>(
     id: u64,
     pick: impl FnOnce(&Generation) -> Option<&T>,
 ) -> Option<std::ptr::NonNull<T>> {
@@ -371,10 +376,6 @@ fn cancelled() -> Error {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Drop for Generation {
     fn drop(&mut self) {
         tracing::debug!(
@@ -409,7 +410,8 @@ mod tests {
     fn remember_while_a_found_pointer_is_read_panics() {
         let g = generation();
         remember(1, &g);
-        let found = find_recent(g.id, |g| Some(&g.number));
+        // SAFETY: the pointer is not read; the test is that `remember` panics.
+        let found = unsafe { find_recent(g.id, |g| Some(&g.number)) };
         assert!(found.is_some(), "the generation just remembered is found");
         let _reading = Reading::start();
         remember(2, &generation());
@@ -423,6 +425,7 @@ mod tests {
             let _reading = Reading::start();
         }
         remember(2, &generation());
-        assert!(find_recent(g.id, |g| Some(&g.number)).is_some());
+        // SAFETY: only compared with `None`, never read.
+        assert!(unsafe { find_recent(g.id, |g| Some(&g.number)) }.is_some());
     }
 }

@@ -92,9 +92,6 @@ use crate::{Error, Result};
 /// global endpoint lives there.
 pub(crate) const GLOBAL_STS_REGION: &str = "us-east-1";
 
-/// The provider name bsm's assumed roles stamp on their credentials.
-pub(crate) const ROLE_PROVIDER_NAME: &str = "bsm-assume-role";
-
 /// How each generation of a manager gets its credentials provider.
 #[derive(Clone)]
 pub(crate) enum Recipe {
@@ -107,7 +104,7 @@ pub(crate) enum Recipe {
     /// profile files are read again).
     Chain(Box<ChainSettings>),
     /// An auto-refreshing assumed role.
-    Role(crate::assume_role::RoleRecipe),
+    Role(crate::role_provider::RoleRecipe),
     /// The credentials of another manager's current generation, shared
     /// (same provider, same identity cache): a manager for another region.
     Follow(Arc<arc_swap::ArcSwap<crate::client_cache::Generation>>),
@@ -493,21 +490,6 @@ pub(crate) fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<S
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// What a manager's fixed end follows (see the module's table).
-#[derive(Clone)]
-pub(crate) enum EndRule {
-    /// What the manager last resolved ([`fixed_end`]).
-    Resolved,
-    /// A fixed time: a one-shot role's STS expiry.
-    At(SystemTime),
-    /// An auto-refreshing role: its source's end, and the role's own fixed
-    /// end if it cannot refresh (a fixed MFA code).
-    Source(
-        crate::SessionManager,
-        Arc<std::sync::Mutex<Option<SystemTime>>>,
-    ),
 }
 
 #[cfg(test)]

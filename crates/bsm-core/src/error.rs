@@ -291,26 +291,6 @@ impl std::error::Error for Error {
     }
 }
 
-/// A credentials failure with the advice worked out for it while the
-/// manager was built (see [`Error::hint`]); reads as its cause.
-#[derive(Debug)]
-pub(crate) struct Hinted {
-    pub(crate) hint: String,
-    pub(crate) source: BoxError,
-}
-
-impl std::fmt::Display for Hinted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.source.fmt(f)
-    }
-}
-
-impl std::error::Error for Hinted {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
-    }
-}
-
 /// The first line of an error's own text.
 fn first_line(err: &BoxError) -> String {
     let text = err.to_string();
@@ -366,68 +346,6 @@ impl Error {
             Error::Service { kind, .. } => Some(*kind),
             _ => self.find_service().and_then(Error::service_kind),
         }
-    }
-
-    /// What the person can do about a failure to resolve credentials, when
-    /// the cause tells: a `credential_process` that failed names its
-    /// command and the first line it wrote to stderr; instance metadata
-    /// says whether it was turned off or did not answer, and how long the
-    /// resolution took; an `aws login` session (`login_session`) whose
-    /// cached token is missing, expired past refresh or refused says
-    /// ``run `aws login --profile P` ``; an SSO profile whose token is
-    /// missing or expired says ``run `aws sso login --profile P` ``, as the
-    /// AWS CLI does. `None` for other errors: no advice is better than
-    /// wrong advice.
-    ///
-    /// ```no_run
-    /// # use bsm_core as bsm;
-    /// # async fn run() {
-    /// if let Err(e) = bsm::SessionManager::builder().profile_name("work").build().await {
-    ///     eprintln!("{e}");
-    ///     if let Some(hint) = e.hint() {
-    ///         eprintln!("to fix: {hint}");
-    ///     }
-    /// }
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn hint(&self) -> Option<String> {
-        let Error::Credentials { profile, source } = self else {
-            return None;
-        };
-        let profile = profile
-            .as_deref()
-            .map(|p| format!(" --profile {p}"))
-            .unwrap_or_default();
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&**source);
-        while let Some(e) = cur {
-            if let Some(hinted) = e.downcast_ref::<Hinted>() {
-                return Some(hinted.hint.clone());
-            }
-            // aws-config's own texts: `LoginTokenError` ("cached Login
-            // token", "refresh cached Login token", or a file of the login
-            // cache that cannot be read) and the SSO token provider
-            // ("cached SSO token", "SSO token").
-            let text = e.to_string();
-            let login_cache = std::env::var("AWS_LOGIN_CACHE_DIRECTORY")
-                .ok()
-                .filter(|d| !d.is_empty());
-            // A missing token is only "failed to read `<cache>/<hash>.json`".
-            let in_login_cache = text.contains("/.aws/login/cache/")
-                || login_cache.is_some_and(|d| text.contains(&format!("`{d}")));
-            if text.contains("Login token") || in_login_cache {
-                return Some(format!(
-                    "run `aws login{profile}` (the console sign-in session is missing, expired or was refused)"
-                ));
-            }
-            if text.contains("SSO token") || text.contains("SSO session") {
-                return Some(format!(
-                    "run `aws sso login{profile}` (the SSO session is missing or expired)"
-                ));
-            }
-            cur = e.source();
-        }
-        None
     }
 
     /// The first cause of type `T` along this error's chain (itself
@@ -512,90 +430,6 @@ impl Error {
             ));
         }
         Ok(())
-    }
-
-    /// Wraps an SDK operation error: its code (read from the raw body's
-    /// XML `<Code>` when the SDK could not read one, as from an emulator or
-    /// a proxy answering in another format), message, request id, status
-    /// and kind, and the operation's modeled error (or the `SdkError` for a
-    /// failure without an answer). The raw answer is dropped: an unreadable
-    /// 200 can hold new credentials.
-    pub(crate) fn service<E>(
-        operation: &'static str,
-        err: aws_smithy_runtime_api::client::result::SdkError<
-            E,
-            aws_smithy_runtime_api::http::Response,
-        >,
-    ) -> Self
-    where
-        E: std::error::Error
-            + aws_smithy_types::error::metadata::ProvideErrorMetadata
-            + Send
-            + Sync
-            + 'static,
-    {
-        use aws_smithy_runtime_api::client::result::SdkError;
-        use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
-        let code = code_of(&err);
-        let message = err.message().map(str::to_owned);
-        let raw = err.raw_response();
-        let status = raw.map(|r| r.status().as_u16());
-        let request_id = err
-            .meta()
-            .extra("aws_request_id")
-            .map(str::to_owned)
-            .or_else(|| {
-                let headers = raw?.headers();
-                ["x-amzn-requestid", "x-amz-request-id"]
-                    .iter()
-                    .find_map(|h| headers.get(*h))
-                    .map(str::to_owned)
-            })
-            .or_else(|| {
-                let body = raw?.body().bytes()?;
-                xml_element(std::str::from_utf8(body).ok()?, "RequestId")
-            });
-        let (kind, source): (ServiceErrorKind, BoxError) = match err {
-            SdkError::ServiceError(ctx) => {
-                // A success status whose body is not the answer: the SDK
-                // reports it as an unhandled service error.
-                let ok = status.is_some_and(|s| (200..300).contains(&s));
-                let kind = if ok {
-                    ServiceErrorKind::MalformedAnswer
-                } else {
-                    ServiceErrorKind::ErrorAnswer
-                };
-                (kind, Box::new(ctx.into_err()))
-            }
-            SdkError::ResponseError(ctx) => {
-                let source = SdkError::<E, _>::ResponseError(ctx)
-                    .into_source()
-                    .unwrap_or_else(|_| "the answer could not be read".into());
-                (ServiceErrorKind::MalformedAnswer, source)
-            }
-            SdkError::TimeoutError(_) => (ServiceErrorKind::Timeout, Box::new(err)),
-            SdkError::DispatchFailure(ref d) => {
-                let kind = if d.is_timeout() {
-                    ServiceErrorKind::Timeout
-                } else if d.is_io() {
-                    ServiceErrorKind::Connection
-                } else {
-                    ServiceErrorKind::Other
-                };
-                (kind, Box::new(err))
-            }
-            SdkError::ConstructionFailure(_) => (ServiceErrorKind::Construction, Box::new(err)),
-            _ => (ServiceErrorKind::Other, Box::new(err)),
-        };
-        Error::Service {
-            operation,
-            kind,
-            code,
-            message,
-            request_id,
-            status,
-            source,
-        }
     }
 }
 
@@ -698,46 +532,6 @@ impl std::error::Error for SharedCause {
     }
 }
 
-/// The AWS error code of an SDK error; when the SDK could not read one, the
-/// raw body's XML `<Code>`.
-fn code_of<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::http::Response,
-    >,
-) -> Option<String> {
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
-    err.code().map(str::to_owned).or_else(|| {
-        let raw = err.raw_response()?;
-        let body = raw
-            .body()
-            .bytes()
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("");
-        xml_code(body)
-    })
-}
-
-fn xml_code(body: &str) -> Option<String> {
-    xml_element(body, "Code")
-}
-
-/// The text of the first `<name>` element of an XML error body, if it is
-/// a short token (an error code, a request id): never free text, which
-/// could be anything the body held.
-fn xml_element(body: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = body.find(&open)? + open.len();
-    let len = body[start..].find(&format!("</{name}>"))?;
-    let value = body[start..start + len].trim();
-    (!value.is_empty()
-        && value.len() < 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-    .then(|| value.to_owned())
-}
-
 /// The error of [`AwsService::from_str`](std::str::FromStr): no service by that name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownService {
@@ -821,19 +615,6 @@ mod tests {
         assert_eq!(e.code(), Some("AccessDenied"));
         assert_eq!(e.service_kind(), Some(K::ErrorAnswer));
         assert!(std::error::Error::source(&e).is_some());
-    }
-
-    #[test]
-    fn xml_codes_are_read_from_raw_bodies() {
-        assert_eq!(
-            xml_code(
-                "<ErrorResponse><Errors><Error><Code>AccessDenied</Code></Error></Errors></ErrorResponse>"
-            ),
-            Some("AccessDenied".into())
-        );
-        assert_eq!(xml_code("<html>nope</html>"), None);
-        assert_eq!(xml_code("<Code></Code>"), None);
-        assert_eq!(xml_code("<Code>not a code</Code>"), None);
     }
 
     #[test]

@@ -8,26 +8,34 @@
 
 mod assume_role;
 mod builder;
+mod chain;
+mod child_env;
+mod child_files;
 pub mod cli_env;
 mod client_cache;
 pub mod console;
 pub mod credentials;
 pub mod error;
 pub mod explain;
+mod hint;
 mod identity;
 #[cfg(feature = "credentials-login")]
 mod login;
 pub mod mask;
 mod mfa_session;
 mod region;
+mod role_provider;
 pub mod secret_file;
 #[cfg(feature = "credential-server")]
 mod server;
 mod service;
+mod service_error;
 mod session;
 mod snapshot;
+mod sync;
+mod whoami;
 
-pub use assume_role::{AssumeRoleBuilder, MfaTokenProvider, validate_role_arn};
+pub use assume_role::{AssumeRoleBuilder, validate_role_arn};
 #[doc(no_inline)]
 pub use aws_config;
 #[doc(no_inline)]
@@ -46,6 +54,7 @@ pub use console::{ConsoleUrl, ConsoleUrlBuilder};
 pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
 pub use explain::Explanation;
 pub use identity::{AliasStatus, Identity, WhoAmI};
+pub use role_provider::MfaTokenProvider;
 #[cfg(feature = "credential-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]
 pub use server::CredentialServer;

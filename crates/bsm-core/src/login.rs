@@ -14,8 +14,8 @@
 
 use std::path::PathBuf;
 
+use crate::chain::{Step, load_profiles, steps};
 use crate::credentials::ProfilePaths;
-use crate::explain::{Step, load_profiles, steps};
 use crate::{Error, Input, Result};
 
 /// The largest token file read (a token is about 2 KiB).

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use crate::credentials::{EndRule, Recipe};
+use crate::credentials::Recipe;
 use crate::error::Input;
+use crate::session::EndRule;
 use crate::session::Parts;
 use crate::{CredentialSource, Error, Result, SessionManager};
 

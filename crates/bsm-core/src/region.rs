@@ -1,52 +1,19 @@
 //! One manager per region: [`SessionManager::with_region`] gives the
 //! manager of another region, sharing the credentials (and their identity
-//! cache), the HTTP client and the hooks; and the hint a client of a
-//! manager without a region gives instead of an endpoint error.
+//! cache), the HTTP client and the hooks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwap;
+
 use aws_types::region::Region;
 
 use crate::client_cache::Generation;
 use crate::credentials::Recipe;
 use crate::error::Input;
-use crate::session::Parts;
-use crate::{AwsService, Error, Result, SessionManager};
-
-type Members = Mutex<HashMap<String, SessionManager>>;
-
-/// The managers of other regions a manager has made.
-pub(crate) enum Regions {
-    /// A manager made by the builder or `assume_role`: it keeps the
-    /// managers of the other regions.
-    Root(Arc<Members>),
-    /// A manager made by `with_region`: its root's list (weakly: the root
-    /// keeps its regions alive, not the other way round) and credentials.
-    Of {
-        members: Weak<Members>,
-        root: Arc<ArcSwap<Generation>>,
-    },
-}
-
-impl Regions {
-    pub(crate) fn root() -> Self {
-        Regions::Root(Arc::new(Mutex::new(HashMap::new())))
-    }
-
-    /// The managers a root made (none for a regional manager).
-    pub(crate) fn members(&self) -> Vec<SessionManager> {
-        match self {
-            Regions::Root(m) => lock(m).values().cloned().collect(),
-            Regions::Of { .. } => Vec::new(),
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::session::{Members, Parts, Regions};
+use crate::sync::lock;
+use crate::{Error, Result, SessionManager};
 
 impl SessionManager {
     /// The manager of another region: the same credentials (the same
@@ -121,7 +88,7 @@ impl SessionManager {
             profile_paths: self.inner.profile_paths.clone(),
             child: Arc::clone(&self.inner.child),
             explicit_expiration: None,
-            end_rule: crate::credentials::EndRule::Resolved,
+            end_rule: crate::session::EndRule::Resolved,
             hooks: Arc::clone(&self.inner.hooks),
             source: self.inner.source.clone(),
         };
@@ -130,34 +97,5 @@ impl SessionManager {
             Arc::clone(&self.inner.expiry),
             Regions::Of { members, root },
         )
-    }
-}
-
-/// On the clients of a manager without a region: a request that reaches
-/// the wire without one (no `client_with` or per-operation region either)
-/// fails before it is sent, saying how to set a region, instead of with the
-/// SDK's endpoint-resolution error.
-#[derive(Debug)]
-pub(crate) struct NoRegionHint(pub(crate) AwsService);
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for NoRegionHint {
-    fn name(&self) -> &'static str {
-        "bsm::NoRegionHint"
-    }
-
-    fn read_before_execution(
-        &self,
-        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if cfg.load::<Region>().is_some() {
-            return Ok(());
-        }
-        Err(format!(
-            "no AWS region is set for {}: give one to SessionManagerBuilder::region, set \
-             AWS_REGION (or AWS_DEFAULT_REGION), or add `region = ...` to the profile",
-            self.0.crate_name()
-        )
-        .into())
     }
 }

@@ -39,7 +39,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use crate::cli_env::ChildFiles;
+use crate::child_files::ChildFiles;
 use crate::error::Input;
 use crate::{AwsCliEnv, Error, Result, SessionManager};
 

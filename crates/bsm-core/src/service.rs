@@ -72,3 +72,32 @@ pub trait Service: private::Sealed + Clone + Send + Sync + 'static {
         interceptor: aws_smithy_runtime_api::client::interceptors::SharedInterceptor,
     );
 }
+
+/// On the clients of a manager without a region: a request that reaches
+/// the wire without one (no `client_with` or per-operation region either)
+/// fails before it is sent, saying how to set a region, instead of with the
+/// SDK's endpoint-resolution error.
+#[derive(Debug)]
+pub(crate) struct NoRegionHint(pub(crate) AwsService);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for NoRegionHint {
+    fn name(&self) -> &'static str {
+        "bsm::NoRegionHint"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> std::result::Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if cfg.load::<aws_types::region::Region>().is_some() {
+            return Ok(());
+        }
+        Err(format!(
+            "no AWS region is set for {}: give one to SessionManagerBuilder::region, set \
+             AWS_REGION (or AWS_DEFAULT_REGION), or add `region = ...` to the profile",
+            self.0.crate_name()
+        )
+        .into())
+    }
+}

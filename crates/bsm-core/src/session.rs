@@ -7,7 +7,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -16,7 +16,8 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 
 use crate::client_cache::{Generation, Padded};
-use crate::credentials::{self, EndRule, Recipe};
+use crate::credentials::{self, Recipe};
+use crate::sync::lock;
 use crate::{AwsService, Error, Result, Service};
 
 /// A per-service configuration hook, stored type-erased by service.
@@ -53,7 +54,7 @@ pub(crate) struct Inner {
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
     /// What a child process gets besides credentials (`cli_env.rs`).
-    pub(crate) child: Arc<crate::cli_env::ChildSettings>,
+    pub(crate) child: Arc<crate::child_env::ChildSettings>,
     /// When the credentials end; shared with the regional managers.
     pub(crate) expiry: Arc<Expiry>,
     pub(crate) hooks: Hooks,
@@ -65,7 +66,7 @@ pub(crate) struct Inner {
     /// (Alone in its cache lines: read on every call, see [`Padded`].)
     current: Padded<AtomicU64>,
     clearing: Mutex<()>,
-    pub(crate) regions: crate::region::Regions,
+    pub(crate) regions: Regions,
     /// What the builder learnt while building, for `explain`; unset for
     /// managers made from another.
     facts: std::sync::OnceLock<BuildFacts>,
@@ -76,7 +77,7 @@ pub(crate) struct Inner {
 /// another (a role, an MFA session) takes its source's region origin.
 #[derive(Debug, Clone)]
 pub(crate) struct BuildFacts {
-    pub(crate) region_from: crate::explain::RegionFrom,
+    pub(crate) region_from: crate::chain::RegionFrom,
     pub(crate) resolved_in: Option<std::time::Duration>,
 }
 
@@ -92,7 +93,7 @@ impl Inner {
         BuildFacts {
             region_from: self
                 .facts()
-                .map_or(crate::explain::RegionFrom::Given, |f| f.region_from),
+                .map_or(crate::chain::RegionFrom::Given, |f| f.region_from),
             resolved_in: None,
         }
     }
@@ -117,7 +118,7 @@ pub(crate) struct Parts {
     pub(crate) recipe: Recipe,
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
-    pub(crate) child: Arc<crate::cli_env::ChildSettings>,
+    pub(crate) child: Arc<crate::child_env::ChildSettings>,
     pub(crate) explicit_expiration: Option<SystemTime>,
     pub(crate) end_rule: EndRule,
     pub(crate) hooks: Hooks,
@@ -154,45 +155,60 @@ pub struct CacheStats {
     pub clients_built: usize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// What a manager's fixed end follows (see the table of [`credentials`](crate::credentials)).
+#[derive(Clone)]
+pub(crate) enum EndRule {
+    /// What the manager last resolved ([`fixed_end`](credentials::fixed_end)).
+    Resolved,
+    /// A fixed time: a one-shot role's STS expiry.
+    At(SystemTime),
+    /// An auto-refreshing role: its source's end, and the role's own fixed
+    /// end if it cannot refresh (a fixed MFA code).
+    Source(SessionManager, Arc<std::sync::Mutex<Option<SystemTime>>>),
+}
+
+pub(crate) type Members = Mutex<HashMap<String, SessionManager>>;
+
+/// The managers of other regions a manager has made.
+pub(crate) enum Regions {
+    /// A manager made by the builder or `assume_role`: it keeps the
+    /// managers of the other regions.
+    Root(Arc<Members>),
+    /// A manager made by `with_region`: its root's list (weakly: the root
+    /// keeps its regions alive, not the other way round) and credentials.
+    Of {
+        members: Weak<Members>,
+        root: Arc<ArcSwap<Generation>>,
+    },
+}
+
+impl Regions {
+    pub(crate) fn root() -> Self {
+        Regions::Root(Arc::new(Mutex::new(HashMap::new())))
+    }
+
+    /// The managers a root made (none for a regional manager).
+    pub(crate) fn members(&self) -> Vec<SessionManager> {
+        match self {
+            Regions::Root(m) => lock(m).values().cloned().collect(),
+            Regions::Of { .. } => Vec::new(),
+        }
+    }
 }
 
 impl SessionManager {
-    /// A manager from the default credential chain and region (environment,
-    /// shared config files, SSO, web identity, container and instance
-    /// metadata), like `aws_config::load_defaults`; see
-    /// [the rules](crate::credentials#how-credentials-are-found).
-    ///
-    /// Resolves the credentials once while building (through the identity
-    /// cache every client uses, so the first request does not fetch them
-    /// again): a machine without credentials fails here with
-    /// [`Error::Credentials`] rather than at the first request.
-    pub async fn from_env() -> Result<Self> {
-        Self::builder().build().await
-    }
-
-    /// A builder for every other way to make a manager.
-    pub fn builder() -> crate::SessionManagerBuilder {
-        crate::SessionManagerBuilder::default()
-    }
-
     pub(crate) fn new(parts: Parts) -> Self {
         let expiry = Arc::new(Expiry {
             explicit: parts.explicit_expiration,
             rule: parts.end_rule.clone(),
             last_fixed_end: Mutex::new(None),
         });
-        Self::with_parts(parts, expiry, crate::region::Regions::root())
+        Self::with_parts(parts, expiry, Regions::root())
     }
 
     /// A manager from its parts, sharing `expiry` (a regional manager shares
     /// its parent's).
-    pub(crate) fn with_parts(
-        parts: Parts,
-        expiry: Arc<Expiry>,
-        regions: crate::region::Regions,
-    ) -> Self {
+    pub(crate) fn with_parts(parts: Parts, expiry: Arc<Expiry>, regions: Regions) -> Self {
         let cache = Arc::new_cyclic(|generations| {
             ArcSwap::from_pointee(new_generation(
                 0,
@@ -348,7 +364,7 @@ impl SessionManager {
             C::push_interceptor(
                 &mut builder,
                 aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(
-                    crate::region::NoRegionHint(C::SERVICE),
+                    crate::service::NoRegionHint(C::SERVICE),
                 ),
             );
         }
