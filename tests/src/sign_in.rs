@@ -4,7 +4,6 @@
 //! Sign-In's `CreateOAuth2Token` that checks the refresh's `DPoP` proof
 //! (RFC 9449) against the public half of the cached key before it answers.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -29,11 +28,7 @@ b7GanQ+R2Rxe/llAmQraWeJ4WAnoGPpNNQ==\n\
 #[must_use]
 pub fn token_path(dir: &Path, session_arn: &str) -> PathBuf {
     let digest = sha2::Sha256::digest(session_arn.as_bytes());
-    let hex = digest.iter().fold(String::new(), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
-    dir.join(format!("{hex}.json"))
+    dir.join(format!("{}.json", hex::encode(digest)))
 }
 
 /// Writes the cached token of `session_arn` into `dir` (mode 0600), as

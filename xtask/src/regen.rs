@@ -474,13 +474,13 @@ fn render_services(services: &[Service]) -> String {
 pub(crate) const OTHER_FEATURES: &[(&str, &str)] = &[
     (
         "credential-server",
-        r#"["dep:bytes", "dep:getrandom", "dep:http-body-util", "dep:hyper", "dep:hyper-util", "dep:subtle"]"#,
+        r#"["dep:bytes", "dep:getrandom", "dep:hex", "dep:http-body-util", "dep:hyper", "dep:hyper-util", "dep:subtle"]"#,
     ),
     // `aws login` sessions (`login_session` profiles): aws-config's
     // provider, with the sign-in client and the P-256 key it signs with.
     (
         "credentials-login",
-        r#"["aws-config/credentials-login", "dep:sha2"]"#,
+        r#"["aws-config/credentials-login", "dep:hex", "dep:sha2"]"#,
     ),
 ];
 

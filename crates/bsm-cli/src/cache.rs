@@ -111,13 +111,7 @@ impl Cache {
             hash.update((value.len() as u64).to_le_bytes());
             hash.update(value.as_bytes());
         }
-        hash.finalize()
-            .iter()
-            .fold(String::with_capacity(64), |mut hex, b| {
-                use std::fmt::Write as _;
-                let _ = write!(hex, "{b:02x}");
-                hex
-            })
+        hex::encode(hash.finalize())
     }
 
     fn path(&self, key: &str) -> PathBuf {

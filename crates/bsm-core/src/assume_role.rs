@@ -387,15 +387,7 @@ impl AssumeRoleBuilder {
 /// endpoint's region, when there is none).
 pub(crate) fn sts_client(source: &SessionManager, region: Option<&str>) -> aws_sdk_sts::Client {
     let region = Region::new(region.unwrap_or(GLOBAL_STS_REGION).to_owned());
-    #[cfg(feature = "sts")]
-    {
-        source.client_with::<aws_sdk_sts::Client>(|b| b.region(region))
-    }
-    #[cfg(not(feature = "sts"))]
-    {
-        let b = aws_sdk_sts::config::Builder::from(&source.sdk_config()).region(region);
-        aws_sdk_sts::Client::from_conf(b.build())
-    }
+    source.sts_in(&source.generation(), Some(region))
 }
 
 /// Checks that `arn` is a role ARN, `arn:PARTITION:iam::ACCOUNT_ID:role/PATH/NAME`,

@@ -93,11 +93,7 @@ pub(crate) async fn check(profile: &str, paths: &ProfilePaths) -> Result<()> {
         Err(_) => return Ok(()),
     }
     let digest = <sha2::Sha256 as sha2::Digest>::digest(session.trim().as_bytes());
-    let name: String = digest.iter().fold(String::new(), |mut hex, b| {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
+    let name = hex::encode(digest);
     let token = dir.join(format!("{name}.json"));
     match crate::secret_file::read_private(&token, MAX_TOKEN_BYTES) {
         Ok(file) => {

@@ -338,11 +338,7 @@ fn container_json(creds: &aws_credential_types::Credentials) -> Option<String> {
 fn random_token() -> std::result::Result<String, String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
-    Ok(bytes.iter().fold(String::with_capacity(64), |mut hex, b| {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-        hex
-    }))
+    Ok(hex::encode(bytes))
 }
 
 /// Equal lengths and bytes, in a time that does not depend on where they

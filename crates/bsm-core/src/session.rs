@@ -342,6 +342,38 @@ impl SessionManager {
         self.build_client_in::<C>(&self.generation(), customize)
     }
 
+    /// A new STS client of `generation`, in `region` when one is given:
+    /// the cached clients' settings and STS hooks when the `sts` feature
+    /// compiles them in, else the generation's `SdkConfig` alone. The one
+    /// place bsm's own STS calls (identity, roles, MFA sessions, the
+    /// console) get their client from.
+    // Without the `sts` feature there are no STS hooks, and `self` goes
+    // unused.
+    #[cfg_attr(not(feature = "sts"), allow(clippy::unused_self))]
+    pub(crate) fn sts_in(
+        &self,
+        generation: &Generation,
+        region: Option<Region>,
+    ) -> aws_sdk_sts::Client {
+        #[cfg(feature = "sts")]
+        {
+            self.build_client_in::<aws_sdk_sts::Client>(generation, |mut b| {
+                if region.is_some() {
+                    b.set_region(region);
+                }
+                b
+            })
+        }
+        #[cfg(not(feature = "sts"))]
+        {
+            let mut b = aws_sdk_sts::config::Builder::from(&generation.sdk_config);
+            if region.is_some() {
+                b.set_region(region);
+            }
+            aws_sdk_sts::Client::from_conf(b.build())
+        }
+    }
+
     pub(crate) fn build_client_in<C: Service>(
         &self,
         generation: &Generation,

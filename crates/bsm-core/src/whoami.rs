@@ -167,9 +167,6 @@ impl SessionManager {
     /// feature exposes it and a region is set; else one kept for identity
     /// calls, signed for `us-east-1` (STS's global endpoint's region) when no
     /// region is set, as in the Python original.
-    // Without the `sts` feature there are no STS hooks, and `self` goes
-    // unused.
-    #[cfg_attr(not(feature = "sts"), allow(clippy::unused_self))]
     pub(crate) fn identity_sts(&self, generation: &Generation) -> aws_sdk_sts::Client {
         let has_region = generation.sdk_config.region().is_some();
         #[cfg(feature = "sts")]
@@ -182,23 +179,7 @@ impl SessionManager {
                 let global = (!has_region).then(|| {
                     aws_types::region::Region::from_static(crate::credentials::GLOBAL_STS_REGION)
                 });
-                #[cfg(feature = "sts")]
-                {
-                    self.build_client_in::<aws_sdk_sts::Client>(generation, |mut b| {
-                        if let Some(r) = global {
-                            b.set_region(Some(r));
-                        }
-                        b
-                    })
-                }
-                #[cfg(not(feature = "sts"))]
-                {
-                    let mut b = aws_sdk_sts::config::Builder::from(&generation.sdk_config);
-                    if let Some(r) = global {
-                        b = b.region(r);
-                    }
-                    aws_sdk_sts::Client::from_conf(b.build())
-                }
+                self.sts_in(generation, global)
             })
             .clone()
     }
