@@ -351,7 +351,7 @@ pub(crate) const fn flatten<const N: usize>(rows: &[Row]) -> [&'static str; N] {
 
 pub(crate) const ALL_VARS: [&str; count_vars(ROWS)] = flatten(ROWS);
 
-/// Every variable an [`AwsCliEnv`] may set or remove (see the
+/// Every variable an [`AwsCliEnv`](crate::AwsCliEnv) may set or remove (see the
 /// [table of `cli_env`](crate::cli_env)), in the table's order. A slice, so that a new
 /// variable is not a breaking change.
 pub const MANAGED_VARS: &[&str] = &ALL_VARS;

@@ -617,11 +617,16 @@ mod tests {
         let (open, gate) = std::sync::mpsc::channel();
         lock(&sts.script).push_back(Answer::GrantAfter(gate));
         sts.clock.advance(Duration::from_secs(150));
-        // STS now hangs on the refresh: every caller is served at once.
-        for _ in 0..20 {
-            assert_eq!(key(&p).await, "ASIA1");
-        }
-        for _ in 0..100 {
+        // STS now hangs on the refresh: every caller is served at once (a
+        // caller made to wait would wait for the gate: the timeout fails it).
+        tokio::time::timeout(Duration::from_secs(10), async {
+            for _ in 0..20 {
+                assert_eq!(key(&p).await, "ASIA1");
+            }
+        })
+        .await
+        .expect("no caller waits for the hanging refresh");
+        for _ in 0..1000 {
             if sts.requests() == 2 {
                 break;
             }
@@ -666,12 +671,27 @@ mod tests {
             Arc::new(move || Ok(format!("{:06}", asked.fetch_add(1, Ordering::SeqCst) + 1)))
         };
         let p = provider(&sts, Some(MfaToken::Provider(codes)));
+        // STS holds its answer until all 10 callers are waiting for it.
+        let (open, gate) = std::sync::mpsc::channel();
+        lock(&sts.script).push_back(Answer::GrantAfter(gate));
         let callers: Vec<_> = (0..10)
             .map(|_| {
                 let p = p.clone();
                 tokio::spawn(async move { key(&p).await })
             })
             .collect();
+        for _ in 0..1000 {
+            if sts.requests() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            callers.iter().all(|c| !c.is_finished()),
+            "everyone waits for the one AssumeRole"
+        );
+        open.send(()).unwrap();
         for c in callers {
             assert_eq!(c.await.unwrap(), "ASIA1");
         }
@@ -692,7 +712,13 @@ mod tests {
     async fn a_fixed_mfa_code_is_sent_once_and_its_credentials_end_the_role() {
         let sts = Arc::new(Sts::default());
         let p = provider(&sts, Some(MfaToken::Fixed("123456".to_owned())));
+        let start = p.recipe.time_source.now();
         assert_eq!(key(&p).await, "ASIA1");
+        assert_eq!(
+            *lock(&p.recipe.fixed_end),
+            Some(start + Duration::from_secs(900)),
+            "the only credentials it can get end the role"
+        );
         sts.clock.advance(Duration::from_secs(650));
         assert_eq!(key(&p).await, "ASIA1", "served while valid");
         settled(&p).await;

@@ -1,7 +1,8 @@
 //! [`SessionManager`]: the cached clients, `clear_cache`, expiry and the
 //! current credentials. The builder lives in `builder.rs`, credential
 //! resolution and expiry rules in `credentials.rs`, the cache generations in
-//! `client_cache.rs`, identity in `identity.rs`.
+//! `client_cache.rs`, the identity calls in `whoami.rs`; ARCHITECTURE.md has
+//! the whole map.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -53,7 +54,7 @@ pub(crate) struct Inner {
     recipe: Recipe,
     pub(crate) profile_name: Option<String>,
     pub(crate) profile_paths: credentials::ProfilePaths,
-    /// What a child process gets besides credentials (`cli_env.rs`).
+    /// What a child process gets besides credentials (`child_env.rs`).
     pub(crate) child: Arc<crate::child_env::ChildSettings>,
     /// When the credentials end; shared with the regional managers.
     pub(crate) expiry: Arc<Expiry>,

@@ -188,10 +188,8 @@ impl SessionManager {
 /// The future of the identity methods. A hand-written future rather than an
 /// `async fn`: its first poll reads the cached identity and is done, with no
 /// state machine to step through; on a miss it fetches, the fetch's large
-/// state on the heap. (Counted with callgrind, a warm call took 109
-/// instructions more than a bare `OnceCell` get + clone as two nested
-/// `async fn`s, 61 in this form, 45 with the identity read through
-/// `find_recent`; see BENCHMARKS.md.)
+/// state on the heap. (Two nested `async fn`s cost a warm call several times
+/// the work of this form; the counts are in BENCHMARKS.md.)
 struct WithIdentity<'a, R, F> {
     manager: &'a SessionManager,
     f: F,
