@@ -16,10 +16,11 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_types::region::Region;
 
+use crate::credentials::CredentialSource;
 use crate::credentials::{GLOBAL_STS_REGION, Recipe};
 use crate::error::Input;
 use crate::role_provider::{MfaToken, Params, ROLE_PROVIDER_NAME, RoleProvider, RoleRecipe};
-use crate::session::{CredentialSource, EndRule, Parts};
+use crate::session::{EndRule, Parts};
 use crate::{Error, Result, SessionManager};
 
 /// Shortest and longest session STS grants.
@@ -325,8 +326,7 @@ impl AssumeRoleBuilder {
             .or_else(|| self.source.aws_region().map(str::to_owned));
         let time_source = self
             .source
-            .inner
-            .base
+            .base()
             .time_source()
             .unwrap_or_else(|| SharedTimeSource::new(SystemTimeSource::new()));
         let sts: crate::role_provider::StsClient = {
@@ -342,7 +342,7 @@ impl AssumeRoleBuilder {
             fixed_end: Arc::new(Mutex::new(None)),
             last: Arc::new(Mutex::new(None)),
         };
-        let mut base = self.source.inner.base.to_builder();
+        let mut base = self.source.base().to_builder();
         base.set_region(region.map(Region::new));
         let (recipe, end_rule) = if self.auto_refresh {
             let end = EndRule::Source(self.source.clone(), Arc::clone(&recipe.fixed_end));
@@ -371,13 +371,13 @@ impl AssumeRoleBuilder {
             profile_name: None,
             profile_paths: crate::credentials::ProfilePaths::default(),
             // The child of a role gets the settings of the role's source.
-            child: Arc::clone(&self.source.inner.child),
+            child: Arc::clone(self.source.child_settings()),
             explicit_expiration: None,
             end_rule,
-            hooks: self.source.inner.hooks.clone(),
+            hooks: self.source.hooks().clone(),
             source: CredentialSource::AssumedRole(self.params.role_arn),
         });
-        manager.inner.set_facts(self.source.inner.derived_facts());
+        manager.set_facts(self.source.derived_facts());
         Ok(manager)
     }
 }

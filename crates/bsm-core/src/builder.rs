@@ -298,7 +298,7 @@ impl SessionManagerBuilder {
             let profile = profile_in_use
                 .clone()
                 .unwrap_or_else(|| "default".to_owned());
-            crate::login::check(&profile, &manager.inner.profile_paths).await?;
+            crate::login::check(&profile, manager.profile_paths()).await?;
         }
         let started = std::time::Instant::now();
         let resolved = manager.credentials().await;
@@ -307,10 +307,10 @@ impl SessionManagerBuilder {
             manager.aws_region(),
             region_given,
             profile_for_region.as_deref(),
-            &manager.inner.profile_paths,
+            manager.profile_paths(),
         )
         .await;
-        manager.inner.set_facts(crate::session::BuildFacts {
+        manager.set_facts(crate::session::BuildFacts {
             region_from,
             resolved_in,
         });
@@ -320,7 +320,7 @@ impl SessionManagerBuilder {
                 source: crate::explain::with_hint(
                     source,
                     profile_in_use.as_deref(),
-                    &manager.inner.profile_paths,
+                    manager.profile_paths(),
                     started.elapsed(),
                 )
                 .await,

@@ -139,8 +139,7 @@ impl SessionManager {
     /// The generated config for a server-mode child of this manager.
     #[cfg_attr(not(feature = "credential-server"), allow(dead_code))]
     pub(crate) fn child_config(&self) -> String {
-        self.inner
-            .child
+        self.child_settings()
             .config_file(self.aws_region(), self.endpoint_url())
     }
 
@@ -165,9 +164,9 @@ impl SessionManager {
                     .and_then(|c| c.account_id())
                     .map(|a| a.as_str().to_owned()),
                 Val::Profile => self.profile_name().map(str::to_owned),
-                Val::ManagerConfigFile => self.inner.profile_paths.config.clone().and_then(path),
+                Val::ManagerConfigFile => self.profile_paths().config.clone().and_then(path),
                 Val::ManagerCredentialsFile => {
-                    self.inner.profile_paths.credentials.clone().and_then(path)
+                    self.profile_paths().credentials.clone().and_then(path)
                 }
                 Val::ChildConfigFile => server.and_then(|s| path(s.2.dir().join("config"))),
                 Val::EmptyCredentialsFile => {
@@ -187,8 +186,8 @@ impl SessionManager {
                 Val::MaxAttempts => self
                     .configured_retry()
                     .map(|r| r.max_attempts().to_string()),
-                Val::UseFips => self.inner.base.use_fips().map(|b| b.to_string()),
-                Val::UseDualStack => self.inner.base.use_dual_stack().map(|b| b.to_string()),
+                Val::UseFips => self.base().use_fips().map(|b| b.to_string()),
+                Val::UseDualStack => self.base().use_dual_stack().map(|b| b.to_string()),
             }
         };
         let mut vars = Vec::with_capacity(MANAGED_VARS.len());
@@ -211,8 +210,8 @@ impl SessionManager {
 
     /// The manager's retry settings, when it has any of its own.
     fn configured_retry(&self) -> Option<&aws_smithy_types::retry::RetryConfig> {
-        if self.inner.child.retry_configured {
-            self.inner.base.retry_config()
+        if self.child_settings().retry_configured {
+            self.base().retry_config()
         } else {
             None
         }

@@ -385,6 +385,16 @@ impl Drop for Generation {
     }
 }
 
+/// Counters of the client cache, for monitoring and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// How many times the cache was cleared since the manager was built.
+    pub generation: u64,
+    /// Clients built and cached in this generation.
+    pub clients_built: usize,
+}
+
 #[cfg(all(test, debug_assertions))]
 mod tests {
     use super::*;

@@ -492,6 +492,26 @@ pub(crate) fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<S
     }
 }
 
+/// Where a manager's credentials come from (for `Debug` and the CLI handoff).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// The default credential chain.
+    DefaultChain,
+    /// A named profile of the shared config files.
+    Profile(String),
+    /// Keys given to the builder or read from a snapshot.
+    Explicit,
+    /// A ready `SdkConfig` given to the builder.
+    SdkConfig,
+    /// A credentials provider given to the builder.
+    Provider,
+    /// An assumed role.
+    AssumedRole(String),
+    /// An MFA session (`GetSessionToken`) of this MFA device.
+    MfaSession(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,14 +176,13 @@ impl SessionManager {
             .cloned()
             .unwrap_or_default();
         let answered_by = answered_by(self.credential_source(), &features);
-        let inner = &self.inner;
         let from_files = matches!(
             self.credential_source(),
             CredentialSource::DefaultChain | CredentialSource::Profile(_)
         );
         let (profile, named_by) = if from_files {
             match (
-                &inner.profile_name,
+                &self.profile_name().map(str::to_owned),
                 env("AWS_DEFAULT_PROFILE"),
                 env("AWS_PROFILE"),
             ) {
@@ -196,7 +195,7 @@ impl SessionManager {
             (None, None)
         };
         let set = match (&profile, from_files) {
-            (Some(p), true) => load_profiles(p, &inner.profile_paths).await,
+            (Some(p), true) => load_profiles(p, self.profile_paths()).await,
             _ => None,
         };
         let steps = match (&answered_by, &set, &profile) {
@@ -206,7 +205,7 @@ impl SessionManager {
         let region = self.aws_region().map(str::to_owned);
         // Made by the builder (or from a manager it made): recorded then;
         // a manager of another region (`region(..)`): given.
-        let region_from = inner.facts().map_or(RegionFrom::Given, |f| f.region_from);
+        let region_from = self.facts().map_or(RegionFrom::Given, |f| f.region_from);
         // The manager's own end first: it knows `AWS_CREDENTIAL_EXPIRATION`
         // and an explicit expiry, which the credentials do not carry.
         let expires_at = self.expiration_time().or_else(|| creds.expiry());
@@ -216,7 +215,7 @@ impl SessionManager {
             named_by,
             steps,
             files: if from_files {
-                inner.profile_paths.effective()
+                self.profile_paths().effective()
             } else {
                 Vec::new()
             },
@@ -232,7 +231,7 @@ impl SessionManager {
                 .collect(),
             region,
             region_from,
-            resolved_in: inner.facts().and_then(|f| f.resolved_in),
+            resolved_in: self.facts().and_then(|f| f.resolved_in),
             expires_at,
             renews: expires_at.is_some() && self.expiration_time().is_none(),
         })

@@ -50,7 +50,9 @@ pub use aws_smithy_types;
 pub use aws_types;
 pub use builder::SessionManagerBuilder;
 pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
+pub use client_cache::CacheStats;
 pub use console::{ConsoleUrl, ConsoleUrlBuilder};
+pub use credentials::CredentialSource;
 pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
 pub use explain::Explanation;
 pub use identity::{AliasStatus, Identity, WhoAmI};
@@ -59,7 +61,7 @@ pub use role_provider::MfaTokenProvider;
 #[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]
 pub use server::CredentialServer;
 pub use service::Service;
-pub use session::{CacheStats, CredentialSource, SessionManager};
+pub use session::SessionManager;
 pub use snapshot::{Snapshot, SnapshotGuard};
 
 // The `AwsService` enum, one accessor per enabled service on

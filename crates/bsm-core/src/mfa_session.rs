@@ -106,17 +106,17 @@ impl SessionManager {
             "bsm-mfa-session",
         );
         let manager = SessionManager::new(Parts {
-            base: self.inner.base.clone(),
+            base: self.base().clone(),
             recipe: Recipe::Given(SharedCredentialsProvider::new(creds)),
             profile_name: None,
             profile_paths: crate::credentials::ProfilePaths::default(),
-            child: std::sync::Arc::clone(&self.inner.child),
+            child: std::sync::Arc::clone(self.child_settings()),
             explicit_expiration: None,
             end_rule: EndRule::At(expiry),
-            hooks: self.inner.hooks.clone(),
+            hooks: self.hooks().clone(),
             source: CredentialSource::MfaSession(serial.to_owned()),
         });
-        manager.inner.set_facts(self.inner.derived_facts());
+        manager.set_facts(self.derived_facts());
         Ok(manager)
     }
 }

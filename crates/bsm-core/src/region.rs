@@ -56,8 +56,8 @@ impl SessionManager {
         if self.aws_region() == Some(region.as_str()) {
             return Ok(self.clone());
         }
-        let (members, root) = match &self.inner.regions {
-            Regions::Root(m) => (Some(Arc::clone(m)), Arc::clone(&self.inner.cache)),
+        let (members, root) = match self.regions() {
+            Regions::Root(m) => (Some(Arc::clone(m)), Arc::clone(self.generations())),
             Regions::Of { members, root } => (members.upgrade(), Arc::clone(root)),
         };
         let Some(members) = members else {
@@ -79,22 +79,22 @@ impl SessionManager {
         root: Arc<ArcSwap<Generation>>,
         members: Weak<Members>,
     ) -> SessionManager {
-        let mut base = self.inner.base.to_builder();
+        let mut base = self.base().to_builder();
         base.set_region(Some(Region::new(region)));
         let parts = Parts {
             base: base.build(),
             recipe: Recipe::Follow(Arc::clone(&root)),
-            profile_name: self.inner.profile_name.clone(),
-            profile_paths: self.inner.profile_paths.clone(),
-            child: Arc::clone(&self.inner.child),
+            profile_name: self.profile_name().map(str::to_owned),
+            profile_paths: self.profile_paths().clone(),
+            child: Arc::clone(self.child_settings()),
             explicit_expiration: None,
             end_rule: crate::session::EndRule::Resolved,
-            hooks: Arc::clone(&self.inner.hooks),
-            source: self.inner.source.clone(),
+            hooks: Arc::clone(self.hooks()),
+            source: self.credential_source().clone(),
         };
         SessionManager::with_parts(
             parts,
-            Arc::clone(&self.inner.expiry),
+            Arc::clone(self.expiry()),
             Regions::Of { members, root },
         )
     }

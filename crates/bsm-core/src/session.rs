@@ -16,8 +16,9 @@ use aws_credential_types::Credentials;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
+use crate::client_cache::CacheStats;
 use crate::client_cache::{Generation, Padded};
-use crate::credentials::{self, Recipe};
+use crate::credentials::{self, CredentialSource, Recipe};
 use crate::sync::lock;
 use crate::{AwsService, Error, Result, Service};
 
@@ -44,30 +45,30 @@ pub(crate) type Hooks = Arc<HashMap<AwsService, Arc<dyn Any + Send + Sync>>>;
 /// ```
 #[derive(Clone)]
 pub struct SessionManager {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
+struct Inner {
     /// Region, endpoint, HTTP client, time source, retry and timeouts; each
     /// generation adds its own credentials provider and identity cache.
-    pub(crate) base: SdkConfig,
+    base: SdkConfig,
     recipe: Recipe,
-    pub(crate) profile_name: Option<String>,
-    pub(crate) profile_paths: credentials::ProfilePaths,
+    profile_name: Option<String>,
+    profile_paths: credentials::ProfilePaths,
     /// What a child process gets besides credentials (`child_env.rs`).
-    pub(crate) child: Arc<crate::child_env::ChildSettings>,
+    child: Arc<crate::child_env::ChildSettings>,
     /// When the credentials end; shared with the regional managers.
-    pub(crate) expiry: Arc<Expiry>,
-    pub(crate) hooks: Hooks,
-    pub(crate) source: CredentialSource,
+    expiry: Arc<Expiry>,
+    hooks: Hooks,
+    source: CredentialSource,
     /// The current generation; the regional managers follow it.
-    pub(crate) cache: Arc<ArcSwap<Generation>>,
+    cache: Arc<ArcSwap<Generation>>,
     /// The id of the generation in `cache`, stored just before it (see
     /// [`crate::client_cache::with_recent`]).
     /// (Alone in its cache lines: read on every call, see [`Padded`].)
     current: Padded<AtomicU64>,
     clearing: Mutex<()>,
-    pub(crate) regions: Regions,
+    regions: Regions,
     /// What the builder learnt while building, for `explain`; unset for
     /// managers made from another.
     facts: std::sync::OnceLock<BuildFacts>,
@@ -85,12 +86,12 @@ pub(crate) struct BuildFacts {
 impl Inner {
     /// The builder's facts; `None` for a manager made from another (a
     /// role, an MFA session, another region).
-    pub(crate) fn facts(&self) -> Option<BuildFacts> {
+    fn facts(&self) -> Option<BuildFacts> {
         self.facts.get().cloned()
     }
 
     /// The facts of a manager made from this one, with the same region.
-    pub(crate) fn derived_facts(&self) -> BuildFacts {
+    fn derived_facts(&self) -> BuildFacts {
         BuildFacts {
             region_from: self
                 .facts()
@@ -100,7 +101,7 @@ impl Inner {
     }
 
     /// Records them, once.
-    pub(crate) fn set_facts(&self, facts: BuildFacts) {
+    fn set_facts(&self, facts: BuildFacts) {
         let _ = self.facts.set(facts);
     }
 }
@@ -124,36 +125,6 @@ pub(crate) struct Parts {
     pub(crate) end_rule: EndRule,
     pub(crate) hooks: Hooks,
     pub(crate) source: CredentialSource,
-}
-
-/// Where a manager's credentials come from (for `Debug` and the CLI handoff).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CredentialSource {
-    /// The default credential chain.
-    DefaultChain,
-    /// A named profile of the shared config files.
-    Profile(String),
-    /// Keys given to the builder or read from a snapshot.
-    Explicit,
-    /// A ready `SdkConfig` given to the builder.
-    SdkConfig,
-    /// A credentials provider given to the builder.
-    Provider,
-    /// An assumed role.
-    AssumedRole(String),
-    /// An MFA session (`GetSessionToken`) of this MFA device.
-    MfaSession(String),
-}
-
-/// Counters of the client cache, for monitoring and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CacheStats {
-    /// How many times the cache was cleared since the manager was built.
-    pub generation: u64,
-    /// Clients built and cached in this generation.
-    pub clients_built: usize,
 }
 
 /// What a manager's fixed end follows (see the table of [`credentials`](crate::credentials)).
@@ -258,6 +229,57 @@ impl SessionManager {
     #[must_use]
     pub fn region(&self) -> Option<&Region> {
         self.inner.base.region()
+    }
+
+    /// Region, endpoint, HTTP client, time source, retry and timeouts: the
+    /// configuration every generation starts from.
+    pub(crate) fn base(&self) -> &SdkConfig {
+        &self.inner.base
+    }
+
+    /// What a child process gets besides credentials.
+    pub(crate) fn child_settings(&self) -> &Arc<crate::child_env::ChildSettings> {
+        &self.inner.child
+    }
+
+    /// The per-service `configure` hooks.
+    pub(crate) fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
+    }
+
+    /// The shared files this manager's profile was read from.
+    pub(crate) fn profile_paths(&self) -> &credentials::ProfilePaths {
+        &self.inner.profile_paths
+    }
+
+    /// When the credentials end (shared with the regional managers).
+    pub(crate) fn expiry(&self) -> &Arc<Expiry> {
+        &self.inner.expiry
+    }
+
+    /// The current generation, which the regional managers follow.
+    pub(crate) fn generations(&self) -> &Arc<ArcSwap<Generation>> {
+        &self.inner.cache
+    }
+
+    /// The managers of other regions this one made, or its root's.
+    pub(crate) fn regions(&self) -> &Regions {
+        &self.inner.regions
+    }
+
+    /// The builder's facts; `None` for a manager made from another.
+    pub(crate) fn facts(&self) -> Option<BuildFacts> {
+        self.inner.facts()
+    }
+
+    /// The facts of a manager made from this one, with the same region.
+    pub(crate) fn derived_facts(&self) -> BuildFacts {
+        self.inner.derived_facts()
+    }
+
+    /// Records the builder's facts, once.
+    pub(crate) fn set_facts(&self, facts: BuildFacts) {
+        self.inner.set_facts(facts);
     }
 
     /// The profile this manager was built from, if any.
