@@ -8,14 +8,13 @@
 //! credentials. bsm's own events never hold a secret key, a session token
 //! or a server token.
 
-use std::fmt;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
+use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The level `BSM_LOG` asks for, raised once per `-v`: warnings by
@@ -58,28 +57,23 @@ pub fn init(level: LevelFilter) {
         // next run, so the person must hear it now.
         .with_target("aws_config::login", level.min(LevelFilter::WARN))
         .with_default(sdk);
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .event_format(Line);
+    // A filter of the whole subscriber, not one per layer, and a layer that
+    // writes each line from a buffer of its own: neither uses a thread-local,
+    // so an event logged while the main thread's thread-locals are torn down
+    // at exit (a cache generation dropped then) is written, not a panic
+    // that aborts the process.
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(targets))
+        .with(targets)
+        .with(Lines)
         .try_init();
 }
 
-/// `bsm: warning: message key=value ...`
-struct Line;
+/// Writes `bsm: warning: message key=value ...`, one line per event, to
+/// stderr.
+struct Lines;
 
-impl<S, N> FormatEvent<S, N> for Line
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+impl<S: Subscriber> tracing_subscriber::Layer<S> for Lines {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = match *event.metadata().level() {
             Level::ERROR => "error",
             Level::WARN => "warning",
@@ -87,9 +81,40 @@ where
             Level::DEBUG => "debug",
             Level::TRACE => "trace",
         };
-        write!(writer, "bsm: {level}: ")?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let mut line = format!("bsm: {level}: {}", fields.message);
+        for (name, value) in &fields.others {
+            let _ = write!(line, " {name}={value}");
+        }
+        line.push('\n');
+        // Nothing to do if stderr is gone.
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
+/// An event's message, and its other fields as `name=value` text.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    others: Vec<(&'static str, String)>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.others.push((field.name(), format!("{value:?}")));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.others.push((field.name(), format!("{value:?}")));
+        }
     }
 }
 

@@ -812,6 +812,27 @@ fn warnings_reach_stderr() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `-vv whoami` exits 0 and says its last event: the manager's cache
+/// generation is dropped while the main thread's thread-locals are torn
+/// down at exit, and logging it there aborted the process (exit 134) when
+/// the log layer kept its buffer in a thread-local.
+#[test]
+fn very_verbose_whoami_exits_cleanly_with_its_last_event() {
+    for args in [&["-vv"][..], &["-vvv"][..]] {
+        let (out, stdout, stderr) =
+            run(bsm()
+                .args(args)
+                .args(["--endpoint-url", &moto().endpoint(), "whoami"]));
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stdout.contains("AWS Account Id = 12********12"), "{stdout}");
+        assert!(
+            stderr.contains("bsm: debug: cache generation dropped generation=0"),
+            "the drop at exit is written: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 /// At the most verbose level bsm says what it does, and still prints no
 /// secret: not the role's secret key or session token (read back from
 /// `export`'s own output), not the source's secret.
