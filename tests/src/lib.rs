@@ -244,8 +244,6 @@ pub async fn refreshing_role(bsm: &bsm::SessionManager, role_arn: &str) -> bsm::
 /// other test can pick it up meanwhile.
 pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 
-/// A new, empty folder under the system's temporary folder.
-///
 /// Waits for `child` at most `limit` (a FIFO or a stuck peer must not make
 /// a test wait for ever); kills it and fails if it is still running.
 ///
@@ -285,6 +283,8 @@ pub fn sha1_hex(text: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A new, empty folder under the system's temporary folder.
+///
 /// # Panics
 /// If it cannot be created.
 #[must_use]

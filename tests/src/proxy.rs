@@ -3,8 +3,9 @@
 //! and the response's status and body), so a test can count and inspect what
 //! the server received, per test, while the tests of one binary share a moto
 //! server. A request is kept when it has been read, before it is answered: a
-//! client that gives up on a slow answer has still sent it. Faults (503, throttling, connection reset, a stall) can be set for
-//! the next N requests of an operation, or until cleared.
+//! client that gives up on a slow answer has still sent it. Faults (503,
+//! throttling, connection reset, a stall) can be set for the next N requests
+//! of an operation, or until cleared.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

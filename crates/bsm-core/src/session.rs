@@ -83,29 +83,6 @@ pub(crate) struct BuildFacts {
     pub(crate) resolved_in: Option<std::time::Duration>,
 }
 
-impl Inner {
-    /// The builder's facts; `None` for a manager made from another (a
-    /// role, an MFA session, another region).
-    fn facts(&self) -> Option<BuildFacts> {
-        self.facts.get().cloned()
-    }
-
-    /// The facts of a manager made from this one, with the same region.
-    fn derived_facts(&self) -> BuildFacts {
-        BuildFacts {
-            region_from: self
-                .facts()
-                .map_or(crate::chain::RegionFrom::Given, |f| f.region_from),
-            resolved_in: None,
-        }
-    }
-
-    /// Records them, once.
-    fn set_facts(&self, facts: BuildFacts) {
-        let _ = self.facts.set(facts);
-    }
-}
-
 /// What a manager's expiration time is made of.
 pub(crate) struct Expiry {
     explicit: Option<SystemTime>,
@@ -267,19 +244,25 @@ impl SessionManager {
         &self.inner.regions
     }
 
-    /// The builder's facts; `None` for a manager made from another.
+    /// The builder's facts; `None` for a manager made from another (a
+    /// role, an MFA session, another region).
     pub(crate) fn facts(&self) -> Option<BuildFacts> {
-        self.inner.facts()
+        self.inner.facts.get().cloned()
     }
 
     /// The facts of a manager made from this one, with the same region.
     pub(crate) fn derived_facts(&self) -> BuildFacts {
-        self.inner.derived_facts()
+        BuildFacts {
+            region_from: self
+                .facts()
+                .map_or(crate::chain::RegionFrom::Given, |f| f.region_from),
+            resolved_in: None,
+        }
     }
 
     /// Records the builder's facts, once.
     pub(crate) fn set_facts(&self, facts: BuildFacts) {
-        self.inner.set_facts(facts);
+        let _ = self.inner.facts.set(facts);
     }
 
     /// The profile this manager was built from, if any.
