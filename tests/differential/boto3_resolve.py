@@ -1,5 +1,5 @@
 """The oracle of bsm's differential test: how boto3/botocore resolve each
-generated configuration (tests/tests/differential.rs writes the cases).
+generated configuration (tests/tests/process_env/differential.rs writes the cases).
 
 usage: python boto3_resolve.py CASES.json OUT.json
 

@@ -17,6 +17,9 @@ pub struct Event {
     pub level: tracing::Level,
     /// `(name, value)` of each field, `message` included.
     pub fields: Vec<(String, String)>,
+    /// The name of the thread that logged it (libtest names each test's
+    /// thread after the test), if it has one.
+    pub thread: Option<String>,
 }
 
 impl Event {
@@ -78,6 +81,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
             target: meta.target().to_owned(),
             level: *meta.level(),
             fields: fields.0,
+            thread: std::thread::current().name().map(str::to_owned),
         });
     }
 }
@@ -90,15 +94,19 @@ pub fn on_this_thread<R>(f: impl FnOnce(&Captured) -> R) -> R {
     tracing::subscriber::with_default(subscriber, || f(&captured))
 }
 
-/// Installs a process-wide subscriber that captures every event at every
-/// level. Call once per test binary, before anything logs.
+/// The process-wide subscriber that captures every event at every level,
+/// installed by the first call. Every test of a binary that logs sees the
+/// events of the others too: it picks its own by a field (a role ARN, a
+/// secret it made) or by [`Event::thread`].
 ///
 /// # Panics
-/// If a global subscriber is already set.
-#[must_use]
-pub fn install() -> Captured {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::registry().with(Layer(captured.clone()));
-    tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-    captured
+/// If a global subscriber other than this one is already set.
+pub fn global() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(Layer(captured.clone()));
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        captured
+    })
 }

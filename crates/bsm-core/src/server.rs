@@ -271,15 +271,15 @@ impl Shared {
             .get(hyper::header::HOST)
             .and_then(|h| h.to_str().ok());
         if host != Some(self.host.as_str()) {
-            tracing::warn!(method = %req.method(), "credential server: refused a request for another host");
+            tracing::warn!(server = %self.host, method = %req.method(), "credential server: refused a request for another host");
             return empty(StatusCode::FORBIDDEN);
         }
         let Some(given) = req.headers().get(hyper::header::AUTHORIZATION) else {
-            tracing::warn!(method = %req.method(), "credential server: refused a request without a token");
+            tracing::warn!(server = %self.host, method = %req.method(), "credential server: refused a request without a token");
             return empty(StatusCode::UNAUTHORIZED);
         };
         if !constant_time_eq(given.as_bytes(), self.token.as_bytes()) {
-            tracing::warn!(method = %req.method(), "credential server: refused a request with a wrong token");
+            tracing::warn!(server = %self.host, method = %req.method(), "credential server: refused a request with a wrong token");
             return empty(StatusCode::FORBIDDEN);
         }
         if req.method() != hyper::Method::GET {

@@ -1,10 +1,11 @@
-//! The scoped process-environment guard. Its own test binary with a single
-//! test, so no other thread reads the environment while it changes.
+//! The scoped process-environment guard: it sets the variables and restores
+//! them, also when the scope panics.
 
 use std::ffi::OsString;
 
 #[test]
 fn the_guard_sets_and_restores_the_environment_also_on_panic() {
+    let _turn = crate::exclusive();
     let env = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -24,7 +25,8 @@ fn the_guard_sets_and_restores_the_environment_also_on_panic() {
                 .await
                 .unwrap()
         });
-    // SAFETY: this binary runs one test on one thread; the runtime above is gone.
+    // SAFETY: this test holds the binary's turn (`crate::exclusive`), so no
+    // other thread reads the environment; the runtime above is gone.
     unsafe {
         std::env::set_var("AWS_PROFILE", "before");
         std::env::remove_var("AWS_ACCESS_KEY_ID");

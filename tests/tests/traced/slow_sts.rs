@@ -6,7 +6,6 @@
 //! identity callers share one attempt, and a thousand concurrent requests
 //! send one `AssumeRole`.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bsm::SessionManager;
@@ -19,8 +18,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-slow-sts";
 const OUTAGE: Duration = Duration::from_secs(60);
 
 fn events() -> &'static Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED.get_or_init(capture::install)
+    capture::global()
 }
 
 /// Warnings about failed refreshes of `role`.

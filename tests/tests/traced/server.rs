@@ -118,7 +118,7 @@ async fn children_read_a_refreshing_role_across_three_refreshes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_with_nothing_secret_in_answer_or_logs() {
-    let captured = capture::install();
+    let captured = capture::global();
     let bsm = bsm_tests::manager(&moto().endpoint()).await;
     let role = bsm
         .assume_role(ROLE)
@@ -199,11 +199,17 @@ async fn bad_requests_are_refused_with_nothing_secret_in_answer_or_logs() {
         .unwrap();
     assert!(after.is_err(), "refused once stopped: {after:?}");
 
-    let logs: Vec<String> = captured.events().iter().map(capture::Event::text).collect();
-    assert!(
-        logs.iter().any(|l| l.contains("refused")),
-        "refusals are logged"
-    );
+    let events = captured.events();
+    let this_server = addr.to_string();
+    let refused = events
+        .iter()
+        .filter(|e| {
+            e.field("server") == Some(this_server.as_str())
+                && e.field("message").is_some_and(|m| m.contains("refused"))
+        })
+        .count();
+    assert_eq!(refused, 5, "each refusal is logged, naming this server");
+    let logs: Vec<String> = events.iter().map(capture::Event::text).collect();
     for line in &logs {
         assert!(!line.contains(&secret), "a secret key in the logs: {line}");
         assert!(!line.contains(&real_token), "the token in the logs: {line}");

@@ -4,7 +4,8 @@
 //! front of moto's STS for `role_arn` and web-identity profiles. Each is
 //! asked once for `build()`, 100 requests and every handoff.
 //!
-//! Its own test binary with a single test: the scenarios set the process
+//! One test, holding the turn of the binary that changes the environment
+//! (`crate::exclusive`): the scenarios set the process
 //! environment (`AWS_CONTAINER_CREDENTIALS_FULL_URI`,
 //! `AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_ENDPOINT_URL_STS`,
 //! `AWS_ENDPOINT_URL_SSO`, `HOME`, keys), one after another, on one thread.
@@ -33,8 +34,9 @@ macro_rules! ensure {
 
 /// Sets (or with `None` removes) a variable of this process.
 fn env(name: &str, value: Option<&str>) {
-    // SAFETY: this binary runs one test, on one thread; the servers' and
-    // moto's threads never read the environment.
+    // SAFETY: the caller holds the binary's turn (`crate::exclusive`), so no
+    // other test runs; the servers' and moto's threads never read the
+    // environment.
     unsafe {
         match value {
             Some(v) => std::env::set_var(name, v),
@@ -548,6 +550,7 @@ async fn settings_reach_the_profile_providers() -> Outcome {
 
 #[test]
 fn every_source_resolves_once_and_behaves_like_the_aws_tools() {
+    let _turn = crate::exclusive();
     let scenarios: &[(&str, Scenario)] = &[
         ("credential_process", || Box::pin(credential_process())),
         ("role_arn chain", || Box::pin(role_profile_chain())),

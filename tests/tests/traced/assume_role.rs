@@ -190,7 +190,7 @@ async fn auto_refresh_stays_within_the_budget_at_3600_s() {
 
 #[tokio::test]
 async fn a_fixed_mfa_code_is_not_reused_for_a_refresh() {
-    let captured = events();
+    let captured = bsm_tests::capture::global();
     let clock = SimClock::new();
     let proxy = Proxy::start(moto().addr());
     let bsm = manager_with_clock(&proxy.endpoint(), &clock).await;
@@ -259,11 +259,6 @@ async fn from_the_expiry_instant_on_a_caller_waits_for_new_credentials() {
         "credentials are not served at their expiry instant"
     );
     assert_eq!(proxy.count("AssumeRole"), 2);
-}
-
-fn events() -> &'static bsm_tests::capture::Captured {
-    static CAPTURED: std::sync::OnceLock<bsm_tests::capture::Captured> = std::sync::OnceLock::new();
-    CAPTURED.get_or_init(bsm_tests::capture::install)
 }
 
 const ROLE_MFA: &str = "arn:aws:iam::123456789012:role/bsm-test-fixed-mfa";
@@ -554,7 +549,7 @@ async fn a_chained_role_is_capped_at_an_hour_with_a_warning() {
         .await
         .unwrap();
     assert_eq!(sent(&proxy), ["7200"], "from an IAM user's keys: as asked");
-    let captured = events();
+    let captured = bsm_tests::capture::global();
     let before = captured.events().len();
     let chained = first
         .assume_role("arn:aws:iam::123456789012:role/second")
@@ -565,7 +560,10 @@ async fn a_chained_role_is_capped_at_an_hour_with_a_warning() {
     assert_eq!(sent(&proxy), ["7200", "3600"], "chained: capped");
     let warnings: Vec<String> = captured.events()[before..]
         .iter()
-        .filter(|e| e.level == tracing::Level::WARN)
+        .filter(|e| {
+            e.level == tracing::Level::WARN
+                && e.field("role_arn") == Some("arn:aws:iam::123456789012:role/second")
+        })
         .map(bsm_tests::capture::Event::text)
         .filter(|t| t.contains("role chaining"))
         .collect();

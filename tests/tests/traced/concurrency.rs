@@ -11,6 +11,8 @@ use bsm_tests::{capture, manager, moto};
 
 const THREADS: usize = 8;
 const OPS: usize = 10_000;
+/// The start of the names of this test's threads.
+const PREFIX: &str = "bsm-concurrency-";
 
 /// What one thread saw: identity calls made, and for each client taken
 /// within one cache generation (the generation the same before and after),
@@ -106,9 +108,16 @@ fn worker(bsm: &bsm::SessionManager, handle: &tokio::runtime::Handle, t: usize) 
 
 #[test]
 fn eight_threads_of_mixed_operations() {
-    let captured = capture::install();
+    let captured = capture::global();
+    // Other tests of this binary log too: this one's events are those of
+    // its own threads, named for it, and of the test's thread.
+    let test_thread = std::thread::current().name().map(str::to_owned);
+    let ours = |e: &&capture::Event| {
+        e.thread == test_thread || e.thread.as_deref().is_some_and(|t| t.starts_with(PREFIX))
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(format!("{PREFIX}runtime"))
         .enable_all()
         .build()
         .unwrap();
@@ -117,7 +126,10 @@ fn eight_threads_of_mixed_operations() {
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let (bsm, done, handle) = (bsm.clone(), done_tx.clone(), rt.handle().clone());
-            std::thread::spawn(move || done.send(worker(&bsm, &handle, t)).unwrap())
+            std::thread::Builder::new()
+                .name(format!("{PREFIX}{t}"))
+                .spawn(move || done.send(worker(&bsm, &handle, t)).unwrap())
+                .unwrap()
         })
         .collect();
     drop(done_tx);
@@ -151,6 +163,7 @@ fn eight_threads_of_mixed_operations() {
     let events = captured.events();
     let mut built: HashMap<(u64, String), usize> = HashMap::new();
     let mut per_generation: HashMap<u64, usize> = HashMap::new();
+    let events: Vec<_> = events.iter().filter(ours).collect();
     for e in events
         .iter()
         .filter(|e| e.field("message") == Some("building client"))

@@ -21,7 +21,8 @@
 //! - `AWS_REGION`: bsm (like every AWS SDK but botocore) reads it; botocore
 //!   reads only `AWS_DEFAULT_REGION`.
 //!
-//! Its own test binary with a single test: bsm's side sets the process
+//! One test, holding the turn of the binary that changes the environment
+//! (`crate::exclusive`): bsm's side sets the process
 //! environment for each case.
 
 use std::collections::BTreeMap;
@@ -368,8 +369,9 @@ struct Files {
 
 /// Sets this process's `AWS_*` environment to exactly `env`.
 fn set_env(env: &BTreeMap<String, String>) {
-    // SAFETY: this binary runs one test on one thread; the emulator's and
-    // the runtime's other threads do not read the environment.
+    // SAFETY: the caller holds the binary's turn (`crate::exclusive`), so no
+    // other test runs; the emulator's and the runtime's other threads do not
+    // read the environment.
     unsafe {
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("AWS_") {
@@ -486,6 +488,7 @@ fn allowed(case: &Case, boto: &Outcome, ours: &Outcome) -> Option<&'static str> 
 
 #[test]
 fn bsm_resolves_like_botocore() {
+    let _turn = crate::exclusive();
     let n: usize = std::env::var("BSM_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
