@@ -99,20 +99,17 @@ async fn no_secret_in_debug_errors_or_logs() {
         }
     }
 
-    let logs: Vec<String> = captured
+    let bsm_events: Vec<capture::Event> = captured
         .events()
-        .iter()
+        .into_iter()
         .filter(|e| e.target.starts_with("bsm"))
-        .map(capture::Event::text)
         .collect();
     let test_thread = std::thread::current().name().map(str::to_owned);
     assert!(
-        captured
-            .events()
-            .iter()
-            .any(|e| e.target.starts_with("bsm") && e.thread == test_thread),
+        bsm_events.iter().any(|e| e.thread == test_thread),
         "bsm logged during the tour, on this test's thread"
     );
+    let logs: Vec<String> = bsm_events.iter().map(capture::Event::text).collect();
     texts.extend(logs);
     let role_secret = role_creds.secret_access_key().to_owned();
     let role_token = role_creds.session_token().unwrap().to_owned();

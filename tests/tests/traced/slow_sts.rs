@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use bsm::SessionManager;
-use bsm_tests::capture::{self, Captured};
+use bsm_tests::capture;
 use bsm_tests::{Fault, OffsetClock, Proxy, manager_with_time, moto};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-slow-sts";
@@ -17,13 +17,9 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-slow-sts";
 /// How long each outage runs.
 const OUTAGE: Duration = Duration::from_secs(60);
 
-fn events() -> &'static Captured {
-    capture::global()
-}
-
 /// Warnings about failed refreshes of `role`.
 fn refresh_warnings(role: &str) -> usize {
-    events()
+    capture::global()
         .events()
         .iter()
         .filter(|e| {
@@ -75,7 +71,8 @@ async fn role(proxy: &Proxy, name: &str) -> (SessionManager, OffsetClock) {
 /// Requests keep being served, at a rate within 2x of the healthy one,
 /// while STS misbehaves inside the refresh window; returns the report line.
 async fn ride_out(name: &str, fault: Fault) -> String {
-    let _ = events();
+    // Installed before the role logs anything.
+    let _ = capture::global();
     let proxy = Proxy::start(moto().addr());
     let (role, clock) = role(&proxy, name).await;
     let (healthy, err, _) = serve_for(&role, Duration::from_secs(3)).await;
