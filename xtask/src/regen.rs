@@ -482,6 +482,12 @@ pub(crate) const OTHER_FEATURES: &[(&str, &str)] = &[
         "credentials-login",
         r#"["aws-config/credentials-login", "dep:hex", "dep:sha2"]"#,
     ),
+    // Source keys in the OS credential store: keyring-core and the store
+    // crate of each platform (target-specific dependencies).
+    (
+        "keychain",
+        r#"["dep:apple-native-keyring-store", "dep:keyring-core", "dep:linux-keyutils-keyring-store", "dep:windows-native-keyring-store", "dep:zbus-secret-service-keyring-store"]"#,
+    ),
 ];
 
 fn core_block(services: &[Service]) -> String {

@@ -41,6 +41,7 @@ pub fn exec(env: &AwsCliEnv, command: &[OsString]) -> Result<ExitCode, Failure> 
     cmd.args(args);
     env.apply(&mut cmd);
     cmd.env(MARK, "1");
+    cmd.env_remove(crate::loop_guard::VAR);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt as _;
@@ -82,6 +83,7 @@ pub async fn serve_and_run(
     cmd.args(args);
     server.env().apply(&mut cmd);
     cmd.env(MARK, "1");
+    cmd.env_remove(crate::loop_guard::VAR);
     let status = match crate::job::run(cmd).await {
         Ok(status) => status,
         Err(err) => return Ok(cannot_run(program, &err)),

@@ -8,7 +8,9 @@ mod console;
 mod exec;
 mod export;
 mod job;
+mod keys;
 mod log;
+mod loop_guard;
 mod manager;
 mod prompt;
 mod snapshot;
@@ -40,6 +42,17 @@ struct Global {
     /// Profile of the shared AWS config files.
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// Take the source keys stored under this name in the OS credential
+    /// store (see `bsm keys`) instead of the default chain or a profile's
+    /// credentials.
+    #[arg(long, global = true, value_name = "NAME")]
+    keys: Option<String>,
+    /// The OS credential store of --keys and `bsm keys`: secret-service,
+    /// keyutils, keychain (macOS), credential-manager (Windows). Default:
+    /// the platform's; on Linux the Secret Service when one answers on the
+    /// session bus, else keyutils.
+    #[arg(long, global = true, env = "BSM_KEYCHAIN", value_name = "STORE")]
+    keychain: Option<String>,
     /// Region (default: from the profile or the environment).
     #[arg(long, global = true)]
     region: Option<String>,
@@ -145,6 +158,11 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS")]
         duration: Option<u64>,
     },
+    /// Source keys in the OS credential store: add, list, remove, rotate.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCmd,
+    },
     /// The session cache of export and exec.
     Cache {
         #[command(subcommand)]
@@ -154,6 +172,43 @@ enum Cmd {
     Snapshot {
         #[command(subcommand)]
         action: SnapshotCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Store an IAM user's access key under NAME, after one STS
+    /// GetCallerIdentity with it. Asked on the terminal (the secret without
+    /// echo), or read from standard input.
+    Add {
+        /// The name (letters, digits, -_.@+=,).
+        name: String,
+        /// Read two lines from standard input: the access key id, then the
+        /// secret access key.
+        #[arg(long)]
+        stdin: bool,
+        /// Replace keys already stored under NAME.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List the names and their access key ids, masked.
+    List,
+    /// Remove the keys stored under NAME (the key stays active at IAM).
+    Remove {
+        /// The name.
+        name: String,
+    },
+    /// Replace the key of NAME with a new one: create it, wait until it
+    /// works, store it, delete the old one. A step that fails loses nothing;
+    /// running it again finishes an interrupted rotation.
+    Rotate {
+        /// The name.
+        name: String,
+        /// How long to wait for the new key to work, and to retry deleting
+        /// the old one, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
     },
 }
 
@@ -221,6 +276,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if resolves_a_profile(&cli) {
+        let profile = manager::selected_profile(&cli.global).unwrap_or_else(|| "default".into());
+        // SAFETY: no other thread runs yet: the runtime starts below.
+        if let Err(e) = unsafe { loop_guard::enter(&profile) } {
+            eprintln!("bsm: error: {}", terminal_line(&e));
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -233,6 +296,19 @@ fn main() -> ExitCode {
         Err(e) if e.is::<ReaderGone>() => ExitCode::SUCCESS,
         Err(e) => fail(e.as_ref()),
     }
+}
+
+/// Whether the command takes its credentials from a profile (or the default
+/// chain), which a `credential_process` could answer by calling bsm back.
+fn resolves_a_profile(cli: &Cli) -> bool {
+    let local = matches!(
+        cli.command,
+        Cmd::Snapshot {
+            action: SnapshotCmd::Show { .. }
+        } | Cmd::Cache { .. }
+            | Cmd::Keys { .. }
+    );
+    !local && cli.global.keys.is_none()
 }
 
 /// How long a line of an error may be: a cause can quote a program's whole
@@ -333,6 +409,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             eprintln!("removed {removed} cached session(s) from {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Keys { action } => match action {
+            KeysCmd::Add {
+                name,
+                stdin,
+                replace,
+            } => keys::add(g, &name, stdin, replace).await,
+            KeysCmd::List => keys::list(g),
+            KeysCmd::Remove { name } => keys::remove(g, &name),
+            KeysCmd::Rotate { name, wait } => keys::rotate(g, &name, wait).await,
+        },
         Cmd::Whoami { no_mask, explain } => {
             let bsm = manager::build(g, Role::Once).await?;
             out(&format!("{}\n", bsm.who_am_i(!no_mask).await?))?;

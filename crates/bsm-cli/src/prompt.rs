@@ -1,25 +1,20 @@
-//! The MFA code prompt: written to and read from the controlling terminal
-//! (`/dev/tty`), never stdout, stderr or stdin, which the AWS CLI and the
-//! SDKs capture when they run bsm as a `credential_process`, and which
-//! belong to the child under `bsm exec`.
+//! Prompts on the controlling terminal (`/dev/tty`), never stdout, stderr
+//! or stdin, which the AWS CLI and the SDKs capture when they run bsm as a
+//! `credential_process`, and which belong to the child under `bsm exec`:
+//! the MFA code, and the keys of `bsm keys add` (the secret without echo).
 
 use std::io::{BufRead as _, Write as _};
 
 use crate::Failure;
 
-/// Asks for the MFA code of `serial` on the terminal; without one, fails at
-/// once saying how to give the code.
-pub fn mfa_code(serial: &str) -> Result<String, Failure> {
+/// The terminal, when bsm's process group holds it; `why` says what was to
+/// be asked, for the error.
+fn terminal(why: &str, otherwise: &str) -> Result<std::fs::File, Failure> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(|_| {
-            format!(
-                "an MFA code is needed for {serial} and there is no terminal to ask on: \
-                 give it with --mfa-code"
-            )
-        })?;
+        .map_err(|_| format!("{why} and there is no terminal to ask on: {otherwise}"))?;
     // Reading the terminal while another process group has it would stop
     // bsm (SIGTTIN): when bsm runs in the background, or under `exec
     // --server` while the command has the terminal.
@@ -30,18 +25,151 @@ pub fn mfa_code(serial: &str) -> Result<String, Failure> {
         // preconditions.
         let (holder, ours) = unsafe { (libc::tcgetpgrp(tty.as_raw_fd()), libc::getpgrp()) };
         if holder != ours {
-            return Err(format!(
-                "an MFA code is needed for {serial}, and the terminal belongs to another job: \
-                 give it with --mfa-code or BSM_MFA_CODE, or use --mfa-session (under exec \
-                 --server, roles then refresh without a code)"
-            )
-            .into());
+            return Err(
+                format!("{why}, and the terminal belongs to another job: {otherwise}").into(),
+            );
         }
     }
-    let mut out = &tty;
-    write!(out, "MFA code for {serial}: ")?;
+    Ok(tty)
+}
+
+fn ask(tty: &std::fs::File, question: &str) -> Result<String, Failure> {
+    let mut out = tty;
+    write!(out, "{question}")?;
     out.flush()?;
     let mut line = String::new();
-    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    std::io::BufReader::new(tty).read_line(&mut line)?;
     Ok(line.trim().to_owned())
+}
+
+/// Asks for the MFA code of `serial` on the terminal; without one, fails at
+/// once saying how to give the code.
+pub fn mfa_code(serial: &str) -> Result<String, Failure> {
+    let tty = terminal(
+        &format!("an MFA code is needed for {serial}"),
+        "give it with --mfa-code or BSM_MFA_CODE, or use --mfa-session (under exec --server, \
+         roles then refresh without a code)",
+    )?;
+    ask(&tty, &format!("MFA code for {serial}: "))
+}
+
+/// Asks for a line that may be seen (an access key id).
+pub fn line(question: &str) -> Result<String, Failure> {
+    let tty = terminal(
+        "keys are asked for",
+        "give them on standard input with --stdin",
+    )?;
+    ask(&tty, question)
+}
+
+/// Asks for a secret with the terminal's echo off, and turns it back on
+/// after, also when a signal (Ctrl-C, a hang-up) ends bsm meanwhile.
+pub fn hidden(question: &str) -> Result<String, Failure> {
+    let tty = terminal(
+        "keys are asked for",
+        "give them on standard input with --stdin",
+    )?;
+    #[cfg(unix)]
+    let _echo = no_echo::NoEcho::on(&tty)?;
+    let answer = ask(&tty, question);
+    let mut out = &tty;
+    let _ = writeln!(out);
+    answer
+}
+
+#[cfg(unix)]
+mod no_echo {
+    //! The terminal's echo off for as long as a [`NoEcho`] lives; a signal
+    //! that ends bsm meanwhile restores it first.
+
+    use std::os::fd::AsRawFd as _;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// The terminal's settings before the echo went off, for the signal
+    /// handler (which may only read statics).
+    static mut SAVED: Option<libc::termios> = None;
+    static FD: AtomicI32 = AtomicI32::new(-1);
+    const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+    extern "C" fn restore_and_die(sig: libc::c_int) {
+        let fd = FD.load(Ordering::SeqCst);
+        // SAFETY: tcsetattr, signal, raise are async-signal-safe; SAVED is
+        // written before FD is set and not after, so it is not being
+        // written while this runs.
+        unsafe {
+            if fd >= 0
+                && let Some(t) = (*std::ptr::addr_of!(SAVED)).as_ref()
+            {
+                libc::tcsetattr(fd, libc::TCSANOW, t);
+            }
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
+
+    pub struct NoEcho {
+        fd: i32,
+        saved: libc::termios,
+        handlers: Vec<(libc::c_int, libc::sighandler_t)>,
+    }
+
+    impl NoEcho {
+        pub fn on(tty: &std::fs::File) -> std::io::Result<NoEcho> {
+            let fd = tty.as_raw_fd();
+            // SAFETY: termios is plain data; tcgetattr fills it or fails.
+            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+            // SAFETY: fd is an open terminal, saved a valid termios.
+            if unsafe { libc::tcgetattr(fd, &raw mut saved) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: only one prompt runs at a time (bsm asks on one
+            // thread), and FD is still -1, so the handler does not read it.
+            unsafe {
+                *std::ptr::addr_of_mut!(SAVED) = Some(saved);
+            }
+            FD.store(fd, Ordering::SeqCst);
+            let handlers = SIGNALS
+                .iter()
+                .map(|&sig| {
+                    // SAFETY: installs a handler that only makes
+                    // async-signal-safe calls.
+                    let old = unsafe {
+                        libc::signal(sig, restore_and_die as *const () as libc::sighandler_t)
+                    };
+                    (sig, old)
+                })
+                .collect();
+            let mut quiet = saved;
+            quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
+            quiet.c_lflag |= libc::ICANON;
+            // SAFETY: fd is an open terminal, quiet a valid termios.
+            if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &raw const quiet) } != 0 {
+                let err = std::io::Error::last_os_error();
+                drop(NoEcho {
+                    fd,
+                    saved,
+                    handlers,
+                });
+                return Err(err);
+            }
+            Ok(NoEcho {
+                fd,
+                saved,
+                handlers,
+            })
+        }
+    }
+
+    impl Drop for NoEcho {
+        fn drop(&mut self) {
+            // SAFETY: restores what `on` read, then the handlers it replaced.
+            unsafe {
+                libc::tcsetattr(self.fd, libc::TCSANOW, &raw const self.saved);
+                for &(sig, old) in &self.handlers {
+                    libc::signal(sig, old);
+                }
+            }
+            FD.store(-1, Ordering::SeqCst);
+        }
+    }
 }

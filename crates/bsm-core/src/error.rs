@@ -91,6 +91,35 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The OS credential store that holds source keys (see
+    /// [`KeyStore`](crate::keychain::KeyStore), feature `keychain`) failed,
+    /// refused, or holds no keys under the name asked for.
+    Keychain {
+        /// The store: `secret-service`, `keyutils`, `keychain` (macOS),
+        /// `credential-manager` (Windows), or the vendor of a store the
+        /// caller gave.
+        backend: String,
+        /// The keys' name, when one was asked for.
+        name: Option<String>,
+        /// What kind of failure.
+        kind: KeychainErrorKind,
+        /// The store's error; it never holds a stored value.
+        source: BoxError,
+    },
+
+    /// A key rotation stopped before its end (see
+    /// [`KeyStore::rotate`](crate::keychain::KeyStore::rotate)). Nothing
+    /// is lost: `state` says which key is stored and works, and which key
+    /// IAM still has that the next rotation deletes.
+    KeyRotation {
+        /// The keys' name.
+        name: String,
+        /// What is stored and what exists at IAM now.
+        state: String,
+        /// The step that failed.
+        source: BoxError,
+    },
+
     /// A request to an AWS service failed.
     Service {
         /// The operation, e.g. `STS GetCallerIdentity`.
@@ -157,6 +186,10 @@ pub enum Input {
     ConsoleDestination,
     /// `AWS_LOGIN_CACHE_DIRECTORY`, the folder of `aws login` tokens.
     LoginCacheDirectory,
+    /// The name source keys are stored under in the OS credential store.
+    KeysName,
+    /// An OS credential store's name (`BSM_KEYCHAIN`).
+    KeychainBackend,
 }
 
 impl std::fmt::Display for Input {
@@ -181,6 +214,37 @@ impl std::fmt::Display for Input {
             Input::SnapshotJson => "snapshot JSON",
             Input::ConsoleDestination => "console destination",
             Input::LoginCacheDirectory => "login cache folder (AWS_LOGIN_CACHE_DIRECTORY)",
+            Input::KeysName => "keys name",
+            Input::KeychainBackend => "keychain",
+        })
+    }
+}
+
+/// What kind of failure an [`Error::Keychain`] was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeychainErrorKind {
+    /// No keys are stored under the name.
+    NotFound,
+    /// The store would not let bsm in: locked, or access denied.
+    NoAccess,
+    /// The store could not be reached (no Secret Service on the session
+    /// bus, no kernel keyring) or is not built for this platform.
+    Unavailable,
+    /// The stored value is not keys bsm wrote.
+    Malformed,
+    /// Anything else the store reported.
+    Other,
+}
+
+impl std::fmt::Display for KeychainErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeychainErrorKind::NotFound => "no keys stored under this name",
+            KeychainErrorKind::NoAccess => "no access",
+            KeychainErrorKind::Unavailable => "not available",
+            KeychainErrorKind::Malformed => "the stored value is not keys bsm wrote",
+            KeychainErrorKind::Other => "failed",
         })
     }
 }
@@ -243,6 +307,27 @@ impl std::fmt::Display for Error {
                 "console sign-in at `{endpoint}` failed: {}",
                 first_line(source)
             ),
+            Error::Keychain {
+                backend,
+                name,
+                kind,
+                source,
+            } => {
+                write!(f, "keychain `{backend}`")?;
+                if let Some(name) = name {
+                    write!(f, ", keys `{name}`")?;
+                }
+                write!(f, ": {kind}: {}", first_line(source))
+            }
+            Error::KeyRotation {
+                name,
+                state,
+                source,
+            } => write!(
+                f,
+                "rotating keys `{name}` stopped: {}; {state}",
+                first_line(source)
+            ),
             Error::Service {
                 operation,
                 kind,
@@ -285,6 +370,8 @@ impl std::error::Error for Error {
             | Error::Snapshot { source, .. }
             | Error::Handoff { source, .. }
             | Error::ConsoleSignIn { source, .. }
+            | Error::Keychain { source, .. }
+            | Error::KeyRotation { source, .. }
             | Error::Service { source, .. } => Some(&**source),
             Error::InvalidInput { .. } | Error::ProfileNotFound { .. } => None,
         }
@@ -467,6 +554,22 @@ impl Error {
             },
             Error::Handoff { path, .. } => Error::Handoff {
                 path: path.clone(),
+                source,
+            },
+            Error::Keychain {
+                backend,
+                name,
+                kind,
+                ..
+            } => Error::Keychain {
+                backend: backend.clone(),
+                name: name.clone(),
+                kind: *kind,
+                source,
+            },
+            Error::KeyRotation { name, state, .. } => Error::KeyRotation {
+                name: name.clone(),
+                state: state.clone(),
                 source,
             },
             Error::ConsoleSignIn { endpoint, .. } => Error::ConsoleSignIn {

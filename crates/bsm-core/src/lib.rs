@@ -19,6 +19,11 @@ pub mod error;
 pub mod explain;
 mod hint;
 mod identity;
+#[cfg(feature = "keychain")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keychain")))]
+pub mod keychain;
+#[cfg(all(feature = "keychain", feature = "iam"))]
+mod keychain_rotate;
 #[cfg(feature = "credentials-login")]
 mod login;
 pub mod mask;
@@ -53,9 +58,12 @@ pub use cli_env::{AwsCliEnv, MANAGED_VARS, ProcessEnvGuard};
 pub use client_cache::CacheStats;
 pub use console::{ConsoleUrl, ConsoleUrlBuilder};
 pub use credentials::CredentialSource;
-pub use error::{Error, Input, Result, ServiceErrorKind, UnknownService};
+pub use error::{Error, Input, KeychainErrorKind, Result, ServiceErrorKind, UnknownService};
 pub use explain::Explanation;
 pub use identity::{AliasStatus, Identity, WhoAmI};
+#[cfg(all(feature = "keychain", feature = "iam"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "keychain", feature = "iam"))))]
+pub use keychain_rotate::{RotateKeys, Rotated};
 pub use role_provider::MfaTokenProvider;
 #[cfg(feature = "credential-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "credential-server")))]

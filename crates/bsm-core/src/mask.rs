@@ -26,6 +26,14 @@ pub fn mask_user_id(user_id: &str) -> String {
     keep_ends(user_id, 4, "***", 16)
 }
 
+/// `AKIAIOSFODNN7EXAMPLE` -> `AKIA***MPLE`: the first four characters (the
+/// kind of key: `AKIA` long-lived, `ASIA` temporary) and the last four.
+/// Values shorter than 16 characters are masked whole.
+#[must_use]
+pub fn mask_access_key_id(access_key_id: &str) -> String {
+    keep_ends(access_key_id, 4, "***", 16)
+}
+
 /// `arn:aws:iam::123456789012:user/alice` -> `arn:aws:iam::12********12:user/alice`:
 /// the account field masked with [`mask_account_id`]. Text that is not an ARN
 /// is masked whole.

@@ -1,0 +1,167 @@
+//! `bsm keys`: source keys in the OS credential store (add, list, remove,
+//! rotate), and the store `--keys NAME` reads. The secret is read from the
+//! terminal without echo or from standard input, never from argv, and is
+//! never printed: lists and messages show masked key ids only.
+
+use std::io::BufRead as _;
+use std::process::ExitCode;
+
+use bsm::keychain::{Backend, KeyStore, StoredKeys};
+use bsm::mask::{mask_access_key_id, mask_arn};
+
+use crate::{Failure, Global, out, prompt};
+
+/// The store of `--keychain` (or `BSM_KEYCHAIN`), else the platform's.
+pub fn store(g: &Global) -> Result<KeyStore, Failure> {
+    let backend = match &g.keychain {
+        Some(name) => name.parse()?,
+        None => Backend::choose()?,
+    };
+    Ok(KeyStore::open(backend)?)
+}
+
+/// The keys `--keys NAME` names, read from the store.
+pub fn stored(g: &Global, name: &str) -> Result<StoredKeys, Failure> {
+    Ok(store(g)?.get(name)?)
+}
+
+/// `bsm keys add NAME`: reads the key, checks it with one
+/// `GetCallerIdentity`, then stores it. An existing name is kept unless
+/// `replace`.
+pub async fn add(
+    g: &Global,
+    name: &str,
+    from_stdin: bool,
+    replace: bool,
+) -> Result<ExitCode, Failure> {
+    bsm::keychain::check_name(name)?;
+    let store = store(g)?;
+    if !replace && store.names()?.iter().any(|n| n == name) {
+        return Err(format!(
+            "keys `{name}` are already stored in {}: `bsm keys rotate {name}` replaces them with \
+             a new key, --replace stores these instead",
+            store.backend()
+        )
+        .into());
+    }
+    let (id, secret) = if from_stdin {
+        read_stdin()?
+    } else {
+        let id = prompt::line("Access key id: ")?;
+        let secret = prompt::hidden("Secret access key: ")?;
+        (id, secret)
+    };
+    let keys = StoredKeys::new(id.trim(), secret.trim())?;
+    let arn = crate::manager::with_keys(g, &keys)
+        .await?
+        .identity()
+        .await?
+        .arn;
+    let shown = keys.masked_access_key_id();
+    store.put(name, &keys)?;
+    eprintln!(
+        "stored keys `{name}` ({shown}) of {} in {}",
+        mask_arn(&arn),
+        store.backend()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Two lines of standard input: the access key id, then the secret.
+fn read_stdin() -> Result<(String, String), Failure> {
+    let mut lines = std::io::stdin().lock().lines();
+    let mut next = |what: &str| -> Result<String, Failure> {
+        match lines.next() {
+            Some(line) => Ok(line?),
+            None => Err(format!(
+                "--stdin reads two lines, the access key id and then the secret access key: \
+                 standard input ended before the {what}"
+            )
+            .into()),
+        }
+    };
+    let id = next("access key id")?;
+    let secret = next("secret access key")?;
+    Ok((id, secret))
+}
+
+/// `bsm keys list`: one line per name, with the masked key id.
+pub fn list(g: &Global) -> Result<ExitCode, Failure> {
+    let store = store(g)?;
+    let names = store.names()?;
+    if names.is_empty() {
+        eprintln!("no keys stored in {}", store.backend());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = String::new();
+    for name in names {
+        let line = match store.get(&name) {
+            Ok(keys) => {
+                let unfinished = keys
+                    .pending_access_key_id()
+                    .or(keys.retired_access_key_id())
+                    .map(|id| {
+                        format!(
+                            "  (rotation unfinished, {} at IAM: `bsm keys rotate {name}`)",
+                            mask_access_key_id(id)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!("{name}\t{}{unfinished}\n", keys.masked_access_key_id())
+            }
+            Err(e) => format!("{name}\t<{e}>\n"),
+        };
+        text.push_str(&line);
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bsm keys remove NAME`.
+pub fn remove(g: &Global, name: &str) -> Result<ExitCode, Failure> {
+    let store = store(g)?;
+    let shown = store.get(name).ok().map(|k| k.masked_access_key_id());
+    store.remove(name)?;
+    eprintln!(
+        "removed keys `{name}`{} from {}; the key is still active at IAM",
+        shown.map(|s| format!(" ({s})")).unwrap_or_default(),
+        store.backend()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bsm keys rotate NAME`.
+pub async fn rotate(g: &Global, name: &str, wait: u64) -> Result<ExitCode, Failure> {
+    let store = store(g)?;
+    let (region, endpoint) = (g.region.clone(), g.endpoint_url.clone());
+    let profile = g.profile.clone();
+    let rotated = store
+        .rotate(name)
+        .wait_at_most(std::time::Duration::from_secs(wait))
+        .configure(move |mut b| {
+            if let Some(p) = &profile {
+                b = b.profile_name(p);
+            }
+            if let Some(r) = &region {
+                b = b.region(r);
+            }
+            if let Some(u) = &endpoint {
+                b = b.endpoint_url(u);
+            }
+            b
+        })
+        .send()
+        .await?;
+    eprintln!(
+        "{} keys `{name}`: {} deleted, {} stored in {}",
+        if rotated.resumed {
+            "finished rotating"
+        } else {
+            "rotated"
+        },
+        mask_access_key_id(&rotated.old_access_key_id),
+        mask_access_key_id(&rotated.new_access_key_id),
+        store.backend()
+    );
+    Ok(ExitCode::SUCCESS)
+}

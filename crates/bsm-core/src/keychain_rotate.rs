@@ -1,0 +1,402 @@
+//! Rotating the keys of a [`KeyStore`] name the way `aws-vault rotate`
+//! does (create a new key, store it, delete the old one with the new one),
+//! with nothing lost when a step fails or the process dies: [`RotateKeys`].
+//!
+//! # The steps, and what each failure leaves
+//!
+//! 1. `IAM CreateAccessKey` with the stored key.
+//! 2. Store the new key beside the old one, as *pending*. If the store
+//!    fails, the new key is deleted at IAM with the old one: nothing
+//!    changed.
+//! 3. Wait until the new key works (`STS GetCallerIdentity` answers as the
+//!    same user: IAM is eventually consistent). If it never does within
+//!    [`wait_at_most`](RotateKeys::wait_at_most), the new key is deleted and
+//!    the pending mark cleared.
+//! 4. Store the new key as *the* key, and the old key's id as *retired*.
+//!    If the store fails, the new key is deleted as in step 2.
+//! 5. `IAM DeleteAccessKey` of the old key, with the new key, retried for
+//!    as long as step 3 may wait. If it keeps failing, the new key is
+//!    stored and works, and the old one is still active: the next rotation
+//!    deletes it before anything else.
+//! 6. Clear the retired mark.
+//!
+//! The stored key is always one that works; a key at IAM that the store
+//! does not hold as the key is always named in the store (pending or
+//! retired), so the next rotation finishes the work: a pending key that
+//! works is kept, one that does not is deleted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+
+use crate::error::{BoxError, Error, Result};
+use crate::keychain::{KeyStore, StoredKeys};
+use crate::mask::mask_access_key_id;
+use crate::{SessionManager, SessionManagerBuilder};
+
+/// How long [`RotateKeys`] waits for a new key to work, unless told.
+const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// How often it asks meanwhile.
+const POLL: Duration = Duration::from_secs(2);
+
+type Configure = Arc<dyn Fn(SessionManagerBuilder) -> SessionManagerBuilder + Send + Sync>;
+
+/// A rotation of the keys stored under one name: made by
+/// [`KeyStore::rotate`], run by [`send`](Self::send).
+///
+/// ```no_run
+/// # async fn f() -> bsm_core::Result<()> {
+/// use bsm_core::keychain::KeyStore;
+/// let rotated = KeyStore::open_default()?
+///     .rotate("dev")
+///     .configure(|b| b.region("eu-west-1"))
+///     .send()
+///     .await?;
+/// println!("{} -> {}", rotated.old_access_key_id, rotated.new_access_key_id);
+/// # Ok(()) }
+/// ```
+#[must_use = "a rotation does nothing until `send` is awaited"]
+pub struct RotateKeys {
+    store: KeyStore,
+    name: String,
+    configure: Option<Configure>,
+    wait: Duration,
+    poll: Duration,
+}
+
+impl std::fmt::Debug for RotateKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotateKeys")
+            .field("store", &self.store)
+            .field("name", &self.name)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a finished rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rotated {
+    /// The key deleted at IAM.
+    pub old_access_key_id: String,
+    /// The key stored now.
+    pub new_access_key_id: String,
+    /// Whether this run finished an earlier, interrupted rotation instead
+    /// of starting one.
+    pub resumed: bool,
+}
+
+impl KeyStore {
+    /// A rotation of the keys stored under `name` (see [`RotateKeys`]):
+    /// needs the features `keychain` and `iam`, and a key allowed to
+    /// `iam:CreateAccessKey` and `iam:DeleteAccessKey` for its own user.
+    pub fn rotate(&self, name: &str) -> RotateKeys {
+        RotateKeys {
+            store: self.clone(),
+            name: name.to_owned(),
+            configure: None,
+            wait: DEFAULT_WAIT,
+            poll: POLL,
+        }
+    }
+}
+
+impl RotateKeys {
+    /// Settings for the managers the rotation builds on each key (region,
+    /// endpoint URL, timeouts): `f` gets a builder that has the key as its
+    /// credentials.
+    pub fn configure(
+        mut self,
+        f: impl Fn(SessionManagerBuilder) -> SessionManagerBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.configure = Some(Arc::new(f));
+        self
+    }
+
+    /// How long to wait for a new key to work, and to retry deleting the
+    /// old one (default 60 s).
+    pub fn wait_at_most(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// How often to ask meanwhile (default 2 s).
+    pub fn poll_every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// Runs the rotation. Fails with [`Error::KeyRotation`] when a step
+    /// fails after the store was touched (its `state` says what is stored
+    /// and what IAM has), or with the store's or the service's error when
+    /// nothing changed.
+    pub async fn send(self) -> Result<Rotated> {
+        let keys = self.read().await?;
+        if let Some(retired) = keys.retired_access_key_id() {
+            return self.finish_delete(&keys, retired.to_owned(), true).await;
+        }
+        let old = self.manager(keys.credentials()).await?;
+        let user = user_name(&old.identity().await?.arn)?;
+        let (new, resumed) = match keys.pending_credentials() {
+            Some(pending) => (pending, true),
+            None => {
+                let new = create_key(&old, user.as_deref()).await?;
+                if let Err(e) = self.write(keys.with_pending(&new)).await {
+                    return Err(self
+                        .undo(&old, &keys, &new, user.as_deref(), e, "stored")
+                        .await);
+                }
+                (new, false)
+            }
+        };
+        tracing::info!(
+            name = %self.name,
+            new = %mask_access_key_id(new.access_key_id()),
+            "waiting until the new access key works"
+        );
+        if let Err(e) = self.until_it_works(&new, &old).await {
+            return Err(self
+                .undo(&old, &keys, &new, user.as_deref(), e, "used")
+                .await);
+        }
+        let promoted = keys.promoted(&new);
+        if let Err(e) = self.write(promoted.clone()).await {
+            return Err(self
+                .undo(&old, &keys, &new, user.as_deref(), e, "stored")
+                .await);
+        }
+        let old_id = keys.access_key_id().to_owned();
+        let mut done = self.finish_delete(&promoted, old_id, resumed).await?;
+        done.resumed = resumed;
+        Ok(done)
+    }
+
+    async fn read(&self) -> Result<StoredKeys> {
+        let (store, name) = (self.store.clone(), self.name.clone());
+        self.blocking(move || store.get(&name)).await
+    }
+
+    async fn write(&self, keys: StoredKeys) -> Result<()> {
+        let (store, name) = (self.store.clone(), self.name.clone());
+        self.blocking(move || store.put(&name, &keys)).await
+    }
+
+    /// Runs a call of the store on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+            Err(Error::Keychain {
+                backend: self.store.backend().to_owned(),
+                name: Some(self.name.clone()),
+                kind: crate::KeychainErrorKind::Other,
+                source: format!("the store's call did not finish: {e}").into(),
+            })
+        })
+    }
+
+    async fn manager(&self, creds: Credentials) -> Result<SessionManager> {
+        let mut builder = SessionManager::builder().credentials_provider(creds);
+        if let Some(f) = &self.configure {
+            builder = f(builder);
+        }
+        builder.build().await
+    }
+
+    /// Asks STS with `new` until it answers as `old`'s principal.
+    async fn until_it_works(&self, new: &Credentials, old: &SessionManager) -> Result<()> {
+        let want = old.identity().await?.arn;
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let answer = match self.manager(new.clone()).await {
+                Ok(m) => m.identity().await.map(|i| i.arn),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(arn) if arn == want => return Ok(()),
+                Ok(arn) => {
+                    return Err(Error::invalid(
+                        crate::Input::AccessKeyId,
+                        new.access_key_id(),
+                        format!("the new key belongs to {arn}, not {want}"),
+                    ));
+                }
+                Err(e) if Instant::now() + self.poll > deadline => return Err(e),
+                Err(e) => tracing::debug!("the new key does not work yet: {e}"),
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Deletes the new key at IAM with the old one after step `failed`
+    /// failed, and clears the pending mark: the error says what is left.
+    async fn undo(
+        &self,
+        old: &SessionManager,
+        keys: &StoredKeys,
+        new: &Credentials,
+        user: Option<&str>,
+        cause: Error,
+        failed: &str,
+    ) -> Error {
+        let new_id = new.access_key_id();
+        let state = match delete_key(old, new_id, user).await {
+            Ok(()) => {
+                let cleared = self.write(keys.settled()).await.is_ok();
+                format!(
+                    "the new key {new_id} could not be {failed} and was deleted at IAM; the stored \
+                     key {} is unchanged{}",
+                    keys.access_key_id(),
+                    if cleared {
+                        ""
+                    } else {
+                        " (its pending mark is left for the next rotation)"
+                    }
+                )
+            }
+            Err(e) => format!(
+                "the new key {new_id} could not be {failed}, nor deleted at IAM ({e}): delete it \
+                 there (`aws iam delete-access-key --access-key-id {new_id}`); the stored key {} \
+                 is unchanged",
+                keys.access_key_id()
+            ),
+        };
+        self.stopped(state, cause)
+    }
+
+    /// Deletes the old key `retired` with the stored key, retrying within
+    /// the wait, then clears the retired mark.
+    async fn finish_delete(
+        &self,
+        keys: &StoredKeys,
+        retired: String,
+        resumed: bool,
+    ) -> Result<Rotated> {
+        let current = self.manager(keys.credentials()).await?;
+        let user = user_name(&current.identity().await?.arn)?;
+        let deadline = Instant::now() + self.wait;
+        loop {
+            match delete_key(&current, &retired, user.as_deref()).await {
+                Ok(()) => break,
+                Err(e) if Instant::now() + self.poll > deadline => {
+                    let state = format!(
+                        "the new key {} is stored and works; the old key {retired} is still active \
+                         at IAM: rotate again to delete it",
+                        keys.access_key_id()
+                    );
+                    return Err(self.stopped(state, e));
+                }
+                Err(e) => tracing::debug!("the old key is not deleted yet: {e}"),
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+        tracing::info!(name = %self.name, old = %mask_access_key_id(&retired), "deleted the old access key");
+        if let Err(e) = self.write(keys.settled()).await {
+            // The old key is gone; the next rotation finds it gone and
+            // clears the mark then.
+            tracing::warn!("the old key is deleted, but its mark stays in the store: {e}");
+        }
+        Ok(Rotated {
+            old_access_key_id: retired,
+            new_access_key_id: keys.access_key_id().to_owned(),
+            resumed,
+        })
+    }
+
+    fn stopped(&self, state: String, cause: Error) -> Error {
+        Error::KeyRotation {
+            name: self.name.clone(),
+            state,
+            source: Box::new(cause) as BoxError,
+        }
+    }
+}
+
+/// The IAM user name of a user's ARN (`arn:aws:iam::1:user/path/NAME`),
+/// `None` for the account's root; keys of anything else cannot be rotated.
+fn user_name(arn: &str) -> Result<Option<String>> {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    if resource == "root" {
+        return Ok(None);
+    }
+    match resource.strip_prefix("user/") {
+        Some(path) => Ok(path.rsplit('/').next().map(str::to_owned)),
+        None => Err(Error::invalid(
+            crate::Input::AccessKeyId,
+            arn,
+            "only an IAM user's (or the root's) access keys can be rotated",
+        )),
+    }
+}
+
+async fn create_key(old: &SessionManager, user: Option<&str>) -> Result<Credentials> {
+    let out = old
+        .client::<aws_sdk_iam::Client>()
+        .create_access_key()
+        .set_user_name(user.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| Error::service("IAM CreateAccessKey", e))?;
+    let key = out.access_key.ok_or_else(|| {
+        Error::invalid(
+            crate::Input::AccessKeyId,
+            "",
+            "IAM CreateAccessKey answered no key",
+        )
+    })?;
+    tracing::info!(new = %mask_access_key_id(&key.access_key_id), "created a new access key");
+    Ok(Credentials::new(
+        key.access_key_id,
+        key.secret_access_key,
+        None,
+        None,
+        "bsm-keychain",
+    ))
+}
+
+/// Deletes `key_id` at IAM; a key already gone counts as deleted.
+async fn delete_key(with: &SessionManager, key_id: &str, user: Option<&str>) -> Result<()> {
+    let done = with
+        .client::<aws_sdk_iam::Client>()
+        .delete_access_key()
+        .access_key_id(key_id)
+        .set_user_name(user.map(str::to_owned))
+        .send()
+        .await;
+    match done {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(Error::service("IAM DeleteAccessKey", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_come_from_user_arns_only() {
+        assert_eq!(
+            user_name("arn:aws:iam::123456789012:user/alice")
+                .unwrap()
+                .as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            user_name("arn:aws:iam::123456789012:user/team/a/bob")
+                .unwrap()
+                .as_deref(),
+            Some("bob")
+        );
+        assert_eq!(user_name("arn:aws:iam::123456789012:root").unwrap(), None);
+        assert!(user_name("arn:aws:sts::123456789012:assumed-role/r/s").is_err());
+    }
+}
