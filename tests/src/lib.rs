@@ -3,6 +3,7 @@
 //! ([`Proxy`]), both on 127.0.0.1. The tests themselves live in `tests/`.
 
 pub mod capture;
+pub mod keyring;
 mod moto;
 mod proxy;
 pub mod sign_in;
@@ -59,6 +60,14 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
     // user's own.
     static CACHE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     for var in bsm::MANAGED_VARS {
+        cmd.env_remove(var);
+    }
+    // The keychain tests choose their store; no test uses the user's.
+    for var in [
+        "BSM_KEYCHAIN",
+        "BSM_RESOLVING_PROFILES",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ] {
         cmd.env_remove(var);
     }
     let cache = CACHE.get_or_init(|| temp_dir("bsm-cache-home"));

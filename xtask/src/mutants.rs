@@ -21,8 +21,8 @@ const TARGETS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "bsm-core/src/whoami.rs",
-        CORE,
-        &["library", "alias", "process_env"],
+        CORE_AND_CLI,
+        &["library", "enforced_auth", "process_env"],
     ),
     (
         "bsm-core/src/credentials.rs",
@@ -44,6 +44,12 @@ const TARGETS: &[(&str, &[&str], &[&str])] = &[
         &["traced", "exec_server"],
     ),
     ("bsm-cli/src/cache.rs", CLI, &["command"]),
+    ("bsm-cli/src/keys.rs", CLI, &["command", "enforced_auth"]),
+    (
+        "bsm-core/src/keychain_rotate.rs",
+        CORE_AND_CLI,
+        &["enforced_auth"],
+    ),
     ("bsm-cli/src/exec.rs", CLI, &["exec_server", "command"]),
     ("bsm-cli/src/job.rs", CLI, &["exec_server"]),
     ("bsm-cli/src/export.rs", CLI, &["command"]),

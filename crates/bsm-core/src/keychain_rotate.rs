@@ -145,7 +145,14 @@ impl RotateKeys {
                 let new = create_key(&old, user.as_deref()).await?;
                 if let Err(e) = self.write(keys.with_pending(&new)).await {
                     return Err(self
-                        .undo(&old, &keys, &new, user.as_deref(), e, "stored")
+                        .undo(
+                            &old,
+                            &keys,
+                            &new,
+                            user.as_deref(),
+                            e,
+                            Step::Store { marked: false },
+                        )
                         .await);
                 }
                 (new, false)
@@ -158,13 +165,20 @@ impl RotateKeys {
         );
         if let Err(e) = self.until_it_works(&new, &old).await {
             return Err(self
-                .undo(&old, &keys, &new, user.as_deref(), e, "used")
+                .undo(&old, &keys, &new, user.as_deref(), e, Step::Use)
                 .await);
         }
         let promoted = keys.promoted(&new);
         if let Err(e) = self.write(promoted.clone()).await {
             return Err(self
-                .undo(&old, &keys, &new, user.as_deref(), e, "stored")
+                .undo(
+                    &old,
+                    &keys,
+                    &new,
+                    user.as_deref(),
+                    e,
+                    Step::Store { marked: true },
+                )
                 .await);
         }
         let old_id = keys.access_key_id().to_owned();
@@ -231,8 +245,9 @@ impl RotateKeys {
         }
     }
 
-    /// Deletes the new key at IAM with the old one after step `failed`
-    /// failed, and clears the pending mark: the error says what is left.
+    /// Deletes the new key at IAM with the old one after `failed` failed,
+    /// and clears the pending mark if one was stored: the error says what
+    /// is left.
     async fn undo(
         &self,
         old: &SessionManager,
@@ -240,12 +255,16 @@ impl RotateKeys {
         new: &Credentials,
         user: Option<&str>,
         cause: Error,
-        failed: &str,
+        failed: Step,
     ) -> Error {
         let new_id = new.access_key_id();
+        let (failed, marked) = match failed {
+            Step::Store { marked } => ("stored", marked),
+            Step::Use => ("used", true),
+        };
         let state = match delete_key(old, new_id, user).await {
             Ok(()) => {
-                let cleared = self.write(keys.settled()).await.is_ok();
+                let cleared = !marked || self.write(keys.settled()).await.is_ok();
                 format!(
                     "the new key {new_id} could not be {failed} and was deleted at IAM; the stored \
                      key {} is unchanged{}",
@@ -313,6 +332,15 @@ impl RotateKeys {
             source: Box::new(cause) as BoxError,
         }
     }
+}
+
+/// The step whose failure [`RotateKeys::undo`] undoes.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Storing the new key; `marked`: the pending mark is in the store.
+    Store { marked: bool },
+    /// Proving the new key works (the pending mark is in the store).
+    Use,
 }
 
 /// The IAM user name of a user's ARN (`arn:aws:iam::1:user/path/NAME`),

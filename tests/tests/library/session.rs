@@ -111,7 +111,7 @@ async fn who_am_i_prints_the_five_python_lines() {
         lines[2],
         "Principal Arn = arn:aws:sts::12********12:user/moto"
     );
-    // The alias depends on the shared emulator's state; alias.rs tests it.
+    // The alias depends on the shared emulator's state; bsm-cli's enforced_auth/alias.rs tests it.
     assert_eq!(lines[4], "AWS Region = us-east-1");
     assert!(lines[3].starts_with("AWS Account Alias = "));
     let raw = bsm.who_am_i(false).await.unwrap().to_string();

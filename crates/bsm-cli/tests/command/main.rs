@@ -5,5 +5,6 @@
 
 mod cli;
 mod handoff_matrix;
+mod keys;
 mod session_cache;
 mod sources;

@@ -1,31 +1,13 @@
 //! The account alias: absent, present, and denied (moto enforcing IAM auth).
-//! Its own test binary, so its own moto: the alias and the auth switch are
-//! global to an emulator.
 
 use bsm::{AliasStatus, SessionManager};
 use bsm_tests::{Proxy, manager, moto};
 
-fn enforce_auth_now() {
-    // POST a count to /moto-api/reset-auth: moto enforces IAM auth after that
-    // many more requests.
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(moto().addr()).unwrap();
-    write!(
-        conn,
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0",
-        moto().addr()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).unwrap();
-    assert!(
-        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
-        "{reply}"
-    );
-}
+use crate::{enforce_auth_now, turn};
 
 #[tokio::test]
 async fn alias_absent_present_and_denied() {
+    let _turn = turn().await;
     let bsm = manager(&moto().endpoint()).await;
     assert_eq!(bsm.aws_account_alias().await.unwrap(), None);
     assert_eq!(bsm.who_am_i(true).await.unwrap().alias, AliasStatus::NotSet);

@@ -1,0 +1,294 @@
+//! `bsm keys` and `--keys NAME` against moto, in each Linux store: this
+//! binary's own Secret Service (gnome-keyring on a private bus) and the
+//! kernel's keyutils. The secret goes in on stdin and never comes out:
+//! not in the running command's argv or environment, stdout, stderr, or
+//! the debug log. And a `credential_process` that calls bsm back for its
+//! own profile is refused at once, counted by the script it runs.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bsm_tests::keyring::{keyutils, secret_service};
+use bsm_tests::sources::{User, iam_user};
+use bsm_tests::{Proxy, isolate, lived_in, moto, temp_dir, unique};
+
+/// `bsm` in the lived-in home, whose `[default]` profile and environment
+/// keys belong to other principals, with the store `store` chooses.
+fn bsm(store: fn(&mut Command) -> &mut Command) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY01")
+        .env("AWS_SECRET_ACCESS_KEY", "environment-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("BSM_LOG", "debug");
+    store(&mut cmd);
+    cmd
+}
+
+fn secret_service_store(cmd: &mut Command) -> &mut Command {
+    secret_service().apply(cmd)
+}
+
+/// Runs `cmd`; its stdout and stderr, checked for the secret.
+fn run(cmd: &mut Command, secret: &str) -> (bool, String, String) {
+    let out = cmd.stdin(Stdio::null()).output().expect("bsm runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "the secret came out: {stdout} {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.success(), stdout, stderr)
+}
+
+/// `bsm keys add NAME --stdin` through `proxy`: the key id goes in first;
+/// while bsm waits for the secret, its argv and environment are read from
+/// /proc; then the secret, and the result.
+fn add(store: fn(&mut Command) -> &mut Command, name: &str, user: &User, proxy: &Proxy) -> String {
+    let mut child = bsm(store)
+        .args([
+            "--endpoint-url",
+            &proxy.endpoint(),
+            "keys",
+            "add",
+            name,
+            "--stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", user.key_id).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    for part in ["cmdline", "environ"] {
+        let seen = std::fs::read(format!("/proc/{}/{part}", child.id())).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&seen).contains(&user.secret),
+            "the secret is in /proc/PID/{part}"
+        );
+    }
+    writeln!(stdin, "{}", user.secret).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains(&user.secret) && !stderr.contains(&user.secret));
+    stderr.into_owned()
+}
+
+fn each_store_adds_lists_uses_and_removes(store: fn(&mut Command) -> &mut Command, backend: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let user = rt.block_on(iam_user("keys"));
+    let name = unique("keys");
+    let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
+
+    let said = add(store, &name, &user, &proxy);
+    let masked = format!(
+        "{}***{}",
+        &user.key_id[..4],
+        &user.key_id[user.key_id.len() - 4..]
+    );
+    assert!(
+        said.contains(&format!("stored keys `{name}` ({masked})")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("in {backend}")), "{said}");
+    // Checked with exactly one request, signed with the new key.
+    let asked: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "GetCallerIdentity")
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0]
+            .header("authorization")
+            .is_some_and(|a| a.contains(&format!("Credential={}/", user.key_id))),
+        "{asked:?}"
+    );
+
+    let (ok, listed, _) = run(bsm(store).args(["keys", "list"]), &user.secret);
+    assert!(ok);
+    assert!(listed.contains(&format!("{name}\t{masked}\n")), "{listed}");
+    assert!(!listed.contains(&user.key_id), "{listed}");
+
+    // The stored keys win over the environment's keys and [default].
+    let (ok, who, stderr) = run(
+        bsm(store).args(["--keys", &name, "whoami", "--no-mask"]),
+        &user.secret,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        who.contains(&format!("Principal Arn = {}\n", user.arn)),
+        "{who}"
+    );
+    assert!(!who.contains(lived_in::DEFAULT));
+
+    // The same keys reach a child through `exec`.
+    let (ok, id, stderr) = run(
+        bsm(store).args([
+            "--keys",
+            &name,
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$AWS_ACCESS_KEY_ID\"",
+        ]),
+        &user.secret,
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(id, user.key_id);
+
+    // A name already stored is kept unless --replace.
+    let mut again = bsm(store);
+    again.args(["keys", "add", &name, "--stdin"]);
+    let (ok, _, stderr) = run(&mut again, &user.secret);
+    assert!(!ok && stderr.contains("already stored"), "{stderr}");
+
+    let (ok, _, stderr) = run(bsm(store).args(["keys", "remove", &name]), &user.secret);
+    assert!(
+        ok && stderr.contains(&format!("removed keys `{name}` ({masked})")),
+        "{stderr}"
+    );
+    let (_, listed, _) = run(bsm(store).args(["keys", "list"]), &user.secret);
+    assert!(!listed.contains(&name), "{listed}");
+    let (ok, _, stderr) = run(bsm(store).args(["--keys", &name, "whoami"]), &user.secret);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "bsm: error: keychain `{backend}`, keys `{name}`: no keys stored under this name"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_secret_service_adds_lists_uses_and_removes_keys() {
+    each_store_adds_lists_uses_and_removes(secret_service_store, "secret-service");
+}
+
+#[test]
+fn keyutils_adds_lists_uses_and_removes_keys() {
+    each_store_adds_lists_uses_and_removes(keyutils, "keyutils");
+}
+
+#[test]
+fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let user = rt.block_on(iam_user("keys-process"));
+    let name = unique("keys-process");
+    let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
+    add(secret_service_store, &name, &user, &proxy);
+
+    let dir = temp_dir("bsm-keys-process");
+    let runs = dir.join("runs");
+    // Counts each run at the source, then runs bsm for `loop`'s own
+    // profile: without the guard, without end.
+    let looping = dir.join("looping.sh");
+    std::fs::write(
+        &looping,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec '{}' --profile loop export --format process\n",
+            runs.display(),
+            env!("CARGO_BIN_EXE_bsm")
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&looping, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile loop]\nregion = us-east-1\ncredential_process = {}\n\n\
+             [profile stored]\nregion = us-east-1\ncredential_process = {} --keys {name} export --format process\n",
+            looping.display(),
+            env!("CARGO_BIN_EXE_bsm"),
+        ),
+    )
+    .unwrap();
+
+    let started = Instant::now();
+    let mut child = bsm(secret_service_store)
+        .args(["--profile", "loop", "whoami"])
+        .env("AWS_CONFIG_FILE", &config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+        panic!("bsm still runs after 60 s: the loop was not stopped");
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("profile `loop` calls bsm back while bsm resolves it (loop -> loop)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        bsm_tests::sources::lines(&runs),
+        1,
+        "the script ran more than once"
+    );
+
+    // A profile whose credential_process is `bsm --keys NAME`: bsm and the
+    // AWS CLI both get the stored user.
+    let (ok, who, stderr) = run(
+        bsm(secret_service_store)
+            .args(["--profile", "stored", "whoami", "--no-mask"])
+            .env("AWS_CONFIG_FILE", &config),
+        &user.secret,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        who.contains(&format!("Principal Arn = {}\n", user.arn)),
+        "{who}"
+    );
+    let mut aws = bsm_tests::isolated("aws");
+    secret_service().apply(&mut aws);
+    let out = aws
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "stored",
+            "--output",
+            "text",
+            "--query",
+            "Arn",
+        ])
+        .env("AWS_CONFIG_FILE", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), user.arn);
+
+    run(
+        bsm(secret_service_store).args(["keys", "remove", &name]),
+        &user.secret,
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

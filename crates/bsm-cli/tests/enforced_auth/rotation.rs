@@ -1,0 +1,400 @@
+//! Rotating stored keys against moto enforcing IAM auth, counted at moto:
+//! the old key refused afterwards, the new one working and the only key of
+//! the user, the store holding it; and faults after each step (the store
+//! refusing the new key; IAM refusing to delete the old one) leave a
+//! working stored key and no key at IAM that the store does not name.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bsm::SessionManager;
+use bsm::keychain::KeyStore;
+use bsm_tests::keyring::{FailingStore, keyutils, secret_service};
+use bsm_tests::sources::User;
+use bsm_tests::{Fault, Proxy, isolate, manager, moto, unique};
+
+use crate::{enforce_auth_now, turn};
+
+/// An IAM user allowed to manage its own keys and to ask who it is, with
+/// one key (made while auth is off).
+async fn rotating_user() -> (String, User) {
+    let admin = manager(&moto().endpoint()).await;
+    let iam = admin.iam_client();
+    let name = unique("rotating");
+    let user = iam.create_user().user_name(&name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(&name)
+        .policy_name("own-keys")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:DeleteAccessKey","iam:ListAccessKeys","sts:GetCallerIdentity"],"Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let user = User {
+        key_id: key.access_key_id,
+        secret: key.secret_access_key,
+        arn: user.user.unwrap().arn,
+    };
+    (name, user)
+}
+
+async fn with_key(endpoint: &str, id: &str, secret: &str) -> SessionManager {
+    SessionManager::builder()
+        .credentials(id, secret, None)
+        .region("us-east-1")
+        .endpoint_url(endpoint)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The user's key ids at IAM, asked with `id`/`secret`.
+async fn keys_at_iam(user: &str, id: &str, secret: &str) -> Vec<String> {
+    let mut ids: Vec<String> = with_key(&moto().endpoint(), id, secret)
+        .await
+        .iam_client()
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata
+        .into_iter()
+        .filter_map(|k| k.access_key_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The error code moto answers `GetCallerIdentity` signed with this key
+/// with; `None` when it works.
+async fn refusal(id: &str, secret: &str) -> Option<String> {
+    match with_key(&moto().endpoint(), id, secret)
+        .await
+        .identity()
+        .await
+    {
+        Ok(_) => None,
+        Err(e) => Some(e.code().unwrap_or("no code").to_owned()),
+    }
+}
+
+fn bsm(store: fn(&mut Command) -> &mut Command, endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
+    isolate(&mut cmd);
+    cmd.args(["--region", "us-east-1", "--endpoint-url", endpoint]);
+    store(&mut cmd);
+    cmd
+}
+
+fn secret_service_store(cmd: &mut Command) -> &mut Command {
+    secret_service().apply(cmd)
+}
+
+/// Runs `cmd` with `input` on stdin: success, stdout, stderr; no secret
+/// of `secrets` in either.
+fn run(cmd: &mut Command, input: &str, secrets: &[&str]) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    for s in secrets {
+        assert!(
+            !stdout.contains(s) && !stderr.contains(s),
+            "a secret came out: {stderr}"
+        );
+    }
+    (out.status.success(), stdout, stderr)
+}
+
+/// The keys `bsm --keys NAME export --format process` hands out.
+fn exported(store: fn(&mut Command) -> &mut Command, name: &str) -> (String, String) {
+    let out = bsm(store, &moto().endpoint())
+        .args(["--keys", name, "export", "--format", "process"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        json["AccessKeyId"].as_str().unwrap().to_owned(),
+        json["SecretAccessKey"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_and_nothing_is_stored() {
+    let _turn = turn().await;
+    let (_, user) = rotating_user().await;
+    enforce_auth_now();
+    let name = unique("wrong");
+    let wrong = "wrong-secret/EXAMPLE";
+    let (ok, _, stderr) = run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
+        &format!("{}\n{wrong}\n", user.key_id),
+        &[wrong, &user.secret],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("STS GetCallerIdentity failed: SignatureDoesNotMatch"),
+        "{stderr}"
+    );
+    let (_, listed, _) = run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "list"]),
+        "",
+        &[],
+    );
+    assert!(!listed.contains(&name), "{listed}");
+}
+
+#[tokio::test]
+async fn rotate_stores_a_new_key_and_moto_refuses_the_old_one() {
+    let _turn = turn().await;
+    let (user_name, user) = rotating_user().await;
+    enforce_auth_now();
+    let name = unique("rotate");
+    let secrets = [user.secret.as_str()];
+    let (ok, _, stderr) = run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
+        &format!("{}\n{}\n", user.key_id, user.secret),
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+
+    let (ok, _, stderr) = run(
+        bsm(secret_service_store, &moto().endpoint())
+            .args(["keys", "rotate", &name, "--wait", "10"]),
+        "",
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+    let (new_id, new_secret) = exported(secret_service_store, &name);
+    assert_ne!(new_id, user.key_id);
+    assert!(
+        stderr.contains(&format!(
+            "rotated keys `{name}`: {} deleted, {} stored in secret-service",
+            bsm::mask::mask_access_key_id(&user.key_id),
+            bsm::mask::mask_access_key_id(&new_id)
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&new_secret), "{stderr}");
+    assert_eq!(
+        refusal(&user.key_id, &user.secret).await.as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    assert_eq!(refusal(&new_id, &new_secret).await, None);
+    assert_eq!(
+        keys_at_iam(&user_name, &new_id, &new_secret).await,
+        [new_id.clone()]
+    );
+    run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "remove", &name]),
+        "",
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_that_cannot_delete_the_old_key_is_finished_by_the_next() {
+    let _turn = turn().await;
+    let (user_name, user) = rotating_user().await;
+    enforce_auth_now();
+    let name = unique("undeleted");
+    let secrets = [user.secret.as_str()];
+    let (ok, _, stderr) = run(
+        bsm(keyutils, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
+        &format!("{}\n{}\n", user.key_id, user.secret),
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+
+    let proxy = Proxy::start(moto().addr());
+    proxy.fail_all(Some("DeleteAccessKey"), Fault::Unavailable);
+    let (ok, _, stderr) = run(
+        bsm(keyutils, &proxy.endpoint()).args(["keys", "rotate", &name, "--wait", "1"]),
+        "",
+        &secrets,
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "the old key {} is still active at IAM: rotate again to delete it",
+            user.key_id
+        )),
+        "{stderr}"
+    );
+    // The new key is stored and works; IAM has both, and the store names
+    // the old one.
+    let (new_id, new_secret) = exported(keyutils, &name);
+    assert_ne!(new_id, user.key_id);
+    assert_eq!(refusal(&new_id, &new_secret).await, None);
+    let mut both = vec![user.key_id.clone(), new_id.clone()];
+    both.sort();
+    assert_eq!(keys_at_iam(&user_name, &new_id, &new_secret).await, both);
+    let (_, listed, _) = run(
+        bsm(keyutils, &moto().endpoint()).args(["keys", "list"]),
+        "",
+        &[],
+    );
+    assert!(listed.contains("rotation unfinished"), "{listed}");
+
+    proxy.clear_faults();
+    let (ok, _, stderr) = run(
+        bsm(keyutils, &proxy.endpoint()).args(["keys", "rotate", &name, "--wait", "5"]),
+        "",
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("finished rotating keys `{name}`")),
+        "{stderr}"
+    );
+    assert_eq!(proxy.count("CreateAccessKey"), 1, "a second key was made");
+    assert_eq!(
+        keys_at_iam(&user_name, &new_id, &new_secret).await,
+        [new_id.clone()]
+    );
+    assert_eq!(
+        refusal(&user.key_id, &user.secret).await.as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    assert_eq!(exported(keyutils, &name).0, new_id);
+    run(
+        bsm(keyutils, &moto().endpoint()).args(["keys", "remove", &name]),
+        "",
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_fails_after_the_new_key_is_made_loses_nothing() {
+    let _turn = turn().await;
+    let (user_name, user) = rotating_user().await;
+    enforce_auth_now();
+    let failing = FailingStore::new();
+    let store = KeyStore::from_store(failing.clone());
+    store
+        .put(
+            "dev",
+            &bsm::keychain::StoredKeys::new(&user.key_id, &user.secret).unwrap(),
+        )
+        .unwrap();
+    let proxy = Proxy::start(moto().addr());
+    let rotate = |store: &KeyStore| {
+        let endpoint = proxy.endpoint();
+        store
+            .rotate("dev")
+            .configure(move |b| b.region("us-east-1").endpoint_url(&endpoint))
+            .wait_at_most(Duration::from_secs(2))
+            .poll_every(Duration::from_millis(200))
+    };
+
+    // Step 2 fails: the new key cannot be stored as pending.
+    failing.fail_after(0);
+    let err = rotate(&store).send().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, bsm::Error::KeyRotation { .. }), "{err:?}");
+    assert!(
+        text.contains("could not be stored and was deleted at IAM"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("the stored key {} is unchanged", user.key_id)),
+        "{text}"
+    );
+    let made = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.action() == "CreateAccessKey")
+        .unwrap();
+    let deleted: Vec<_> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "DeleteAccessKey")
+        .filter_map(|r| r.param("AccessKeyId"))
+        .collect();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(
+        made.response.contains(&deleted[0]),
+        "deleted another key than the new one"
+    );
+    assert_eq!(
+        keys_at_iam(&user_name, &user.key_id, &user.secret).await,
+        [user.key_id.clone()]
+    );
+    assert_eq!(refusal(&user.key_id, &user.secret).await, None);
+    let kept = store.get("dev").unwrap();
+    assert_eq!(
+        (kept.access_key_id(), kept.pending_access_key_id()),
+        (user.key_id.as_str(), None)
+    );
+
+    // Step 4 fails after step 2 stored the pending key, and the undo cannot
+    // clear the mark: IAM has only the old key; the store names the new
+    // (deleted) one as pending.
+    failing.fail_after(1);
+    let err = rotate(&store).send().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("pending mark is left for the next rotation"),
+        "{err}"
+    );
+    assert_eq!(
+        keys_at_iam(&user_name, &user.key_id, &user.secret).await,
+        [user.key_id.clone()]
+    );
+    let kept = store.get("dev").unwrap();
+    assert_eq!(kept.access_key_id(), user.key_id);
+    assert!(kept.pending_access_key_id().is_some());
+
+    // The next rotation finds the pending key gone, deletes nothing that
+    // works, and clears the mark; the one after rotates.
+    failing.fail_after(usize::MAX / 2);
+    let err = rotate(&store).send().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not be used and was deleted at IAM"),
+        "{err}"
+    );
+    assert_eq!(store.get("dev").unwrap().pending_access_key_id(), None);
+    let done = rotate(&store).send().await.unwrap();
+    assert_eq!(done.old_access_key_id, user.key_id);
+    let new = store.get("dev").unwrap().credentials();
+    assert_eq!(new.access_key_id(), done.new_access_key_id);
+    assert_eq!(
+        keys_at_iam(&user_name, new.access_key_id(), new.secret_access_key()).await,
+        [done.new_access_key_id.clone()]
+    );
+    assert_eq!(
+        refusal(&user.key_id, &user.secret).await.as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    assert!(failing.writes() >= 6, "{}", failing.writes());
+}
