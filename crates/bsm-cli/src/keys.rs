@@ -20,9 +20,17 @@ pub fn store(g: &Global) -> Result<KeyStore, Failure> {
     Ok(KeyStore::open(backend)?)
 }
 
-/// The keys `--keys NAME` names, read from the store.
+/// The keys `--keys NAME` names, read from the store once per run: the
+/// session cache's key and the manager then use the same read.
 pub fn stored(g: &Global, name: &str) -> Result<StoredKeys, Failure> {
-    Ok(store(g)?.get(name)?)
+    static READ: std::sync::OnceLock<Result<StoredKeys, String>> = std::sync::OnceLock::new();
+    READ.get_or_init(|| {
+        store(g)
+            .and_then(|s| Ok(s.get(name)?))
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(Into::into)
 }
 
 /// `bsm keys add NAME`: reads the key, checks it with one
@@ -36,7 +44,15 @@ pub async fn add(
 ) -> Result<ExitCode, Failure> {
     bsm::keychain::check_name(name)?;
     let store = store(g)?;
-    if !replace && store.names()?.iter().any(|n| n == name) {
+    let stored = match store.get(name) {
+        Ok(_) => true,
+        Err(bsm::Error::Keychain {
+            kind: bsm::KeychainErrorKind::NotFound,
+            ..
+        }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !replace && stored {
         return Err(format!(
             "keys `{name}` are already stored in {}: `bsm keys rotate {name}` replaces them with \
              a new key, --replace stores these instead",
@@ -67,18 +83,36 @@ pub async fn add(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The longest line `--stdin` reads: keys are far shorter, and
+/// `/dev/zero` must not fill memory.
+const MAX_LINE: u64 = 4096;
+
 /// Two lines of standard input: the access key id, then the secret.
+/// Refused on a terminal, which would echo the secret.
 fn read_stdin() -> Result<(String, String), Failure> {
-    let mut lines = std::io::stdin().lock().lines();
+    use std::io::{IsTerminal as _, Read as _};
+    if std::io::stdin().is_terminal() {
+        return Err(
+            "--stdin reads a pipe or a file; on a terminal, leave it out: bsm then \
+                    asks for the secret without echo"
+                .into(),
+        );
+    }
+    let mut stdin = std::io::stdin().lock();
     let mut next = |what: &str| -> Result<String, Failure> {
-        match lines.next() {
-            Some(line) => Ok(line?),
-            None => Err(format!(
+        let mut line = String::new();
+        let read = (&mut stdin).take(MAX_LINE + 1).read_line(&mut line)?;
+        if read == 0 {
+            return Err(format!(
                 "--stdin reads two lines, the access key id and then the secret access key: \
                  standard input ended before the {what}"
             )
-            .into()),
+            .into());
         }
+        if read as u64 > MAX_LINE {
+            return Err(format!("--stdin: the {what} line is over {MAX_LINE} bytes").into());
+        }
+        Ok(line)
     };
     let id = next("access key id")?;
     let secret = next("secret access key")?;

@@ -90,6 +90,16 @@ struct Global {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(900..=129_600))]
     mfa_session_duration: u64,
+    /// How long the session lasts that `exec`, `export` and `snapshot save`
+    /// hand out for --keys (STS GetSessionToken), in seconds (900 to
+    /// 129600).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(900..=129_600))]
+    session_duration: u64,
+    /// Hand out the stored keys of --keys themselves, not a session of
+    /// theirs (for IAM calls, which a session without MFA may not make).
+    #[arg(long, global = true, requires = "keys")]
+    no_session: bool,
     /// Do not read or write the session cache (export and exec keep an
     /// assumed role's credentials there, in $XDG_CACHE_HOME/bsm, until
     /// shortly before they end).
@@ -175,6 +185,8 @@ enum Cmd {
     },
 }
 
+// The doc comments are `--help` text, where backticks would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, Subcommand)]
 enum KeysCmd {
     /// Store an IAM user's access key under NAME, after one STS
@@ -274,6 +286,15 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("bsm: error: {e}");
             return ExitCode::FAILURE;
+        }
+    }
+    // A process of the same user may not read the memory of a bsm that
+    // holds stored keys (/proc/PID/mem, ptrace), nor a core dump of it.
+    #[cfg(target_os = "linux")]
+    if matches!(cli.command, Cmd::Keys { .. }) || cli.global.keys.is_some() {
+        // SAFETY: prctl(2) with integer arguments only.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
     }
     if resolves_a_profile(&cli) {
@@ -442,7 +463,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 let role = manager::build(g, Role::Refreshing).await?;
                 exec::serve_and_run(&role, &command).await
             } else {
-                let bsm = manager::build(g, Role::Once).await?;
+                let bsm = manager::build(g, Role::HandedOut).await?;
                 exec::exec(&bsm.aws_cli_env().await?, &command)
             }
         }
@@ -450,12 +471,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             // What the AWS CLI runs on every command: a cached session is
             // printed without a manager, an HTTP client or TLS roots.
             if format == Format::Process
-                && let Some(creds) = manager::cached_role(g).await
+                && let Some(creds) = manager::cached_handout(g).await
             {
                 out(&export::process_json(&creds, creds.expiry())?)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let bsm = manager::build(g, Role::Once).await?;
+            let bsm = manager::build(g, Role::HandedOut).await?;
             out(&export::export(&bsm, format).await?)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -470,7 +491,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Cmd::Snapshot {
             action: SnapshotCmd::Save { path, force },
         } => {
-            let bsm = manager::build(g, Role::Once).await?;
+            if g.no_session && g.role_arn.is_none() {
+                return Err(
+                    "a snapshot of the stored keys themselves would put them in a file: \
+                            leave out --no-session (the snapshot then holds a session of theirs)"
+                        .into(),
+                );
+            }
+            let bsm = manager::build(g, Role::HandedOut).await?;
             snapshot::save(&bsm, path, force).await
         }
     }

@@ -24,14 +24,22 @@ pub enum Role {
     Once,
     /// Refreshed ahead of its end, for as long as bsm runs (`exec --server`).
     Refreshing,
+    /// Assumed once, for credentials handed to another process (`exec`,
+    /// `export`, a snapshot): stored keys (`--keys`) are handed out as a
+    /// session of theirs (`GetSessionToken`, through the session cache),
+    /// never themselves, unless `--no-session`.
+    HandedOut,
 }
 
 /// The manager for `g`: the source, and the role if one is asked for.
 pub async fn build(g: &Global, role: Role) -> Result<SessionManager, Failure> {
+    let cache = open_cache(g);
     let Some(role_arn) = &g.role_arn else {
+        if role == Role::HandedOut && keys_session_wanted(g) {
+            return keys_session(g, cache.as_ref()).await;
+        }
         return source(g).await;
     };
-    let cache = open_cache(g);
     if role == Role::Refreshing {
         return refreshing(g, role_arn, cache.as_ref()).await;
     }
@@ -58,16 +66,47 @@ pub async fn build(g: &Global, role: Role) -> Result<SessionManager, Failure> {
     Ok(role)
 }
 
-/// The role's cached credentials, when the session cache holds a session
-/// of this command's role that does not end within the refresh window:
-/// read from the shared files' settings and the cache file only, with no
-/// manager built (what `export --format process` needs on every AWS CLI
-/// command).
-pub async fn cached_role(g: &Global) -> Option<Credentials> {
-    g.role_arn.as_ref()?;
+/// The cached credentials this command hands out, when the session cache
+/// holds a session of its role (or of its stored keys) that does not end
+/// within the refresh window: read from the shared files' settings and the
+/// cache file only, with no manager built (what `export --format process`
+/// needs on every AWS CLI command).
+pub async fn cached_handout(g: &Global) -> Option<Credentials> {
+    let kind = if g.role_arn.is_some() {
+        "role"
+    } else if keys_session_wanted(g) {
+        "keys-session"
+    } else {
+        return None;
+    };
     let cache = open_cache(g)?;
-    let key = Cache::key(&key_parts(g, "role").await);
+    let key = Cache::key(&key_parts(g, kind).await);
     cache.get(&key, window(g))
+}
+
+/// Whether stored keys are handed out as a session of theirs: `--keys`
+/// without a role, an MFA session or `--no-session`.
+fn keys_session_wanted(g: &Global) -> bool {
+    g.keys.is_some() && g.role_arn.is_none() && !g.mfa_session && !g.no_session
+}
+
+/// A session of the stored keys (`GetSessionToken`), from the cache when it
+/// holds one: what `exec` and `export` hand out instead of the keys.
+async fn keys_session(g: &Global, cache: Option<&Cache>) -> Result<SessionManager, Failure> {
+    let key = Cache::key(&key_parts(g, "keys-session").await);
+    if let Some(creds) = cache.and_then(|c| c.get(&key, window(g))) {
+        return from_cached(g, creds).await;
+    }
+    let session = source(g)
+        .await?
+        .session_token(Duration::from_secs(g.session_duration))
+        .await?;
+    if let Some(cache) = cache
+        && let Err(e) = cache.put(&key, &session.credentials().await?)
+    {
+        tracing::warn!("{e}");
+    }
+    Ok(session)
 }
 
 fn open_cache(g: &Global) -> Option<Cache> {
@@ -258,6 +297,10 @@ async fn key_parts(g: &Global, kind: &'static str) -> Vec<(&'static str, String)
     if kind == "mfa-session" {
         // One MFA session serves every role assumed from it.
         parts.push(("duration", g.mfa_session_duration.to_string()));
+        return parts;
+    }
+    if kind == "keys-session" {
+        parts.push(("duration", g.session_duration.to_string()));
         return parts;
     }
     parts.extend([

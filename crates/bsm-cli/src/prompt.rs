@@ -80,7 +80,10 @@ pub fn hidden(question: &str) -> Result<String, Failure> {
 #[cfg(unix)]
 mod no_echo {
     //! The terminal's echo off for as long as a [`NoEcho`] lives; a signal
-    //! that ends bsm meanwhile restores it first.
+    //! that ends bsm meanwhile restores it first. The suspend key (Ctrl-Z)
+    //! is off too: a shell that stops a job puts its own terminal modes
+    //! back, and the rest of the secret would be typed with echo on after
+    //! `fg`.
 
     use std::os::fd::AsRawFd as _;
     use std::sync::atomic::{AtomicI32, Ordering};
@@ -93,9 +96,9 @@ mod no_echo {
 
     extern "C" fn restore_and_die(sig: libc::c_int) {
         let fd = FD.load(Ordering::SeqCst);
-        // SAFETY: tcsetattr, signal, raise are async-signal-safe; SAVED is
-        // written before FD is set and not after, so it is not being
-        // written while this runs.
+        // SAFETY: tcsetattr, signal and raise are async-signal-safe; SAVED
+        // is written before FD is set and not while it is, so it is not
+        // being written while this runs.
         unsafe {
             if fd >= 0
                 && let Some(t) = (*std::ptr::addr_of!(SAVED)).as_ref()
@@ -110,7 +113,9 @@ mod no_echo {
     pub struct NoEcho {
         fd: i32,
         saved: libc::termios,
-        handlers: Vec<(libc::c_int, libc::sighandler_t)>,
+        /// The dispositions replaced, put back on drop exactly as they were
+        /// (flags and all: `sigaction`, not `signal`).
+        handlers: Vec<(libc::c_int, libc::sigaction)>,
     }
 
     impl NoEcho {
@@ -122,51 +127,52 @@ mod no_echo {
             if unsafe { libc::tcgetattr(fd, &raw mut saved) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // SAFETY: only one prompt runs at a time (bsm asks on one
-            // thread), and FD is still -1, so the handler does not read it.
+            // SAFETY: one prompt at a time (bsm asks on one thread, once),
+            // and FD is still -1, so no handler reads SAVED now.
             unsafe {
                 *std::ptr::addr_of_mut!(SAVED) = Some(saved);
             }
             FD.store(fd, Ordering::SeqCst);
-            let handlers = SIGNALS
-                .iter()
-                .map(|&sig| {
-                    // SAFETY: installs a handler that only makes
-                    // async-signal-safe calls.
-                    let old = unsafe {
-                        libc::signal(sig, restore_and_die as *const () as libc::sighandler_t)
-                    };
-                    (sig, old)
-                })
-                .collect();
+            let mut handlers = Vec::new();
+            for sig in SIGNALS {
+                // SAFETY: sigaction is plain data; the handler only makes
+                // async-signal-safe calls.
+                unsafe {
+                    let mut new: libc::sigaction = std::mem::zeroed();
+                    new.sa_sigaction = restore_and_die as *const () as libc::sighandler_t;
+                    libc::sigemptyset(&raw mut new.sa_mask);
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    if libc::sigaction(sig, &raw const new, &raw mut old) == 0 {
+                        handlers.push((sig, old));
+                    }
+                }
+            }
             let mut quiet = saved;
             quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
             quiet.c_lflag |= libc::ICANON;
-            // SAFETY: fd is an open terminal, quiet a valid termios.
-            if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &raw const quiet) } != 0 {
-                let err = std::io::Error::last_os_error();
-                drop(NoEcho {
-                    fd,
-                    saved,
-                    handlers,
-                });
-                return Err(err);
-            }
-            Ok(NoEcho {
+            // _POSIX_VDISABLE: no character suspends.
+            quiet.c_cc[libc::VSUSP] = 0;
+            let guard = NoEcho {
                 fd,
                 saved,
                 handlers,
-            })
+            };
+            // SAFETY: fd is an open terminal, quiet a valid termios.
+            if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &raw const quiet) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(guard)
         }
     }
 
     impl Drop for NoEcho {
         fn drop(&mut self) {
-            // SAFETY: restores what `on` read, then the handlers it replaced.
+            // SAFETY: restores what `on` read, then the dispositions it
+            // replaced.
             unsafe {
                 libc::tcsetattr(self.fd, libc::TCSANOW, &raw const self.saved);
-                for &(sig, old) in &self.handlers {
-                    libc::signal(sig, old);
+                for (sig, old) in &self.handlers {
+                    libc::sigaction(*sig, old, std::ptr::null_mut());
                 }
             }
             FD.store(-1, Ordering::SeqCst);

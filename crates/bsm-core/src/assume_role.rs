@@ -289,7 +289,7 @@ impl AssumeRoleBuilder {
         }
         let chained = match self.source.credential_source() {
             CredentialSource::AssumedRole(_) => true,
-            CredentialSource::MfaSession(_) => false,
+            CredentialSource::MfaSession(_) | CredentialSource::SessionToken => false,
             _ => match self.source.credentials().await {
                 Ok(c) if c.session_token().is_some() => self
                     .source

@@ -510,6 +510,8 @@ pub enum CredentialSource {
     AssumedRole(String),
     /// An MFA session (`GetSessionToken`) of this MFA device.
     MfaSession(String),
+    /// A session (`GetSessionToken`, no MFA) of long-lived keys.
+    SessionToken,
 }
 
 #[cfg(test)]

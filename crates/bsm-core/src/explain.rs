@@ -45,6 +45,8 @@ pub enum Answer {
     AssumedRole(String),
     /// An MFA session of this device (`GetSessionToken`).
     MfaSession(String),
+    /// A session of long-lived keys (`GetSessionToken`, no MFA).
+    SessionToken,
     /// The credentials provider of a ready `SdkConfig` or one given to the
     /// builder.
     Given,
@@ -131,6 +133,7 @@ fn answered_by(source: &CredentialSource, features: &[AwsCredentialFeature]) -> 
         CredentialSource::Explicit => return Answer::Explicit,
         CredentialSource::AssumedRole(arn) => return Answer::AssumedRole(arn.clone()),
         CredentialSource::MfaSession(serial) => return Answer::MfaSession(serial.clone()),
+        CredentialSource::SessionToken => return Answer::SessionToken,
         CredentialSource::SdkConfig | CredentialSource::Provider => return Answer::Given,
         _ => {}
     }
@@ -339,6 +342,9 @@ impl fmt::Display for Answer {
             Answer::Explicit => f.write_str("keys given to the builder or a snapshot"),
             Answer::AssumedRole(arn) => write!(f, "the role {arn}, assumed by bsm"),
             Answer::MfaSession(serial) => write!(f, "an MFA session of {serial}"),
+            Answer::SessionToken => {
+                f.write_str("a session (STS GetSessionToken) of long-lived keys")
+            }
             Answer::Given => f.write_str("the credentials provider given"),
         }
     }

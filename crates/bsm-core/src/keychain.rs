@@ -10,7 +10,7 @@
 //! 1. the one `BSM_KEYCHAIN` names (`secret-service`, `keyutils`,
 //!    `keychain`, `credential-manager`);
 //! 2. macOS: the login Keychain; Windows: the Credential Manager;
-//! 3. Linux: the Secret Service (GNOME Keyring, KWallet, KeePassXC) when
+//! 3. Linux: the Secret Service (GNOME Keyring, `KWallet`, `KeePassXC`) when
 //!    one answers on the session bus, else the kernel's keyutils.
 //!
 //! A name lives in one store: keys added under the Secret Service are not
@@ -30,22 +30,19 @@
 //! the user's persistent keyring expires (`/proc/sys/kernel/keys/persistent_keyring_expiry`,
 //! three days unused by default).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 use keyring_core::{CredentialStore, Entry};
 
 use crate::error::{BoxError, Error, Input, KeychainErrorKind, Result};
+pub use crate::stored_keys::StoredKeys;
 
 /// The entries' service: every name bsm stores is `bsm`/NAME.
 const SERVICE: &str = "bsm";
 /// The index entry's user: not a valid name (names start with a letter or
 /// a digit), so no keys can take its place.
 const INDEX: &str = ".bsm-names";
-/// The provider name the SDK's credentials carry.
-const PROVIDER_NAME: &str = "bsm-keychain";
 /// The longest name, value, and list bsm accepts.
 const MAX_NAME: usize = 64;
 
@@ -54,7 +51,7 @@ const MAX_NAME: usize = 64;
 #[non_exhaustive]
 pub enum Backend {
     /// The freedesktop Secret Service on the D-Bus session bus (GNOME
-    /// Keyring, KWallet, KeePassXC): encrypted on disk, unlocked at login.
+    /// Keyring, `KWallet`, `KeePassXC`): encrypted on disk, unlocked at login.
     SecretService,
     /// The Linux kernel's key retention service, the user's persistent
     /// keyring: in memory only.
@@ -128,16 +125,11 @@ impl Backend {
 /// there gets an answer (an empty one is an answer).
 #[cfg(target_os = "linux")]
 fn secret_service_answers() -> bool {
-    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-        return false;
-    }
-    let Ok(store) = zbus_secret_service_keyring_store::Store::new() else {
-        return false;
-    };
-    let store: Arc<CredentialStore> = store;
-    Entry::new_in_store(&store, SERVICE, INDEX)
-        .and_then(|e| e.get_password())
-        .map_or_else(|e| matches!(e, keyring_core::Error::NoEntry), |_| true)
+    // Connecting opens a session with the service: it fails when no bus
+    // or no service is there. A locked keyring still answers (its error
+    // comes with the first read or write, naming it).
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        && matches!(shared_store(Backend::SecretService), Ok(Some(_)))
 }
 
 impl std::fmt::Display for Backend {
@@ -162,219 +154,6 @@ impl std::str::FromStr for Backend {
                 )
             })
     }
-}
-
-/// The keys stored under one name: the access key the commands use, and
-/// what an unfinished rotation left (a new key not yet proven, or an old
-/// key not yet deleted at IAM). `Debug` shows no secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StoredKeys {
-    access_key_id: String,
-    secret_access_key: String,
-    pending: Option<(String, String)>,
-    retired: Option<String>,
-}
-
-impl std::fmt::Debug for StoredKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKeys")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
-            .field("pending", &self.pending.as_ref().map(|(id, _)| id))
-            .field("retired", &self.retired)
-            .finish()
-    }
-}
-
-impl StoredKeys {
-    /// An access key id and its secret, checked as the SDK would send them:
-    /// an id of 16 to 128 letters and digits, a secret of visible ASCII.
-    /// The error never repeats the secret.
-    pub fn new(
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<String>,
-    ) -> Result<Self> {
-        let (id, secret) = (access_key_id.into(), secret_access_key.into());
-        check_key_pair(&id, &secret)?;
-        Ok(StoredKeys {
-            access_key_id: id,
-            secret_access_key: secret,
-            pending: None,
-            retired: None,
-        })
-    }
-
-    /// The access key id.
-    #[must_use]
-    pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
-    }
-
-    /// The access key id for people and logs: `AKIA***WXYZ`.
-    #[must_use]
-    pub fn masked_access_key_id(&self) -> String {
-        crate::mask::mask_access_key_id(&self.access_key_id)
-    }
-
-    /// The keys as the SDK's credentials (no session token, no expiry).
-    #[must_use]
-    pub fn credentials(&self) -> Credentials {
-        Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            None,
-            None,
-            PROVIDER_NAME,
-        )
-    }
-
-    /// The id of a key an unfinished rotation made and has not yet proven
-    /// working (the next rotation finishes or deletes it).
-    #[must_use]
-    pub fn pending_access_key_id(&self) -> Option<&str> {
-        self.pending.as_ref().map(|(id, _)| id.as_str())
-    }
-
-    /// The id of the key an unfinished rotation replaced and has not yet
-    /// deleted at IAM (the next rotation deletes it).
-    #[must_use]
-    pub fn retired_access_key_id(&self) -> Option<&str> {
-        self.retired.as_deref()
-    }
-
-    pub(crate) fn pending_credentials(&self) -> Option<Credentials> {
-        self.pending
-            .as_ref()
-            .map(|(id, secret)| Credentials::new(id, secret, None, None, PROVIDER_NAME))
-    }
-
-    /// These keys with `new` made and not yet proven.
-    pub(crate) fn with_pending(&self, new: &Credentials) -> Self {
-        StoredKeys {
-            pending: Some((
-                new.access_key_id().to_owned(),
-                new.secret_access_key().to_owned(),
-            )),
-            ..self.clone()
-        }
-    }
-
-    /// `new` as the keys, with these keys' id to delete at IAM.
-    pub(crate) fn promoted(&self, new: &Credentials) -> Self {
-        StoredKeys {
-            access_key_id: new.access_key_id().to_owned(),
-            secret_access_key: new.secret_access_key().to_owned(),
-            pending: None,
-            retired: Some(self.access_key_id.clone()),
-        }
-    }
-
-    /// These keys with no rotation left to finish.
-    pub(crate) fn settled(&self) -> Self {
-        StoredKeys {
-            pending: None,
-            retired: None,
-            ..self.clone()
-        }
-    }
-
-    fn to_json(&self) -> String {
-        use aws_smithy_json::serialize::JsonObjectWriter;
-        let mut out = String::new();
-        let mut object = JsonObjectWriter::new(&mut out);
-        object
-            .key("Version")
-            .number(aws_smithy_types::Number::PosInt(1));
-        object.key("AccessKeyId").string(&self.access_key_id);
-        object
-            .key("SecretAccessKey")
-            .string(&self.secret_access_key);
-        if let Some((id, secret)) = &self.pending {
-            object.key("PendingAccessKeyId").string(id);
-            object.key("PendingSecretAccessKey").string(secret);
-        }
-        if let Some(id) = &self.retired {
-            object.key("RetiredAccessKeyId").string(id);
-        }
-        object.finish();
-        out
-    }
-
-    /// Parses what [`to_json`](Self::to_json) wrote. The error says what
-    /// is wrong, never the text.
-    fn from_json(text: &str) -> std::result::Result<Self, String> {
-        use aws_smithy_json::deserialize::{Token, json_token_iter};
-        let mut tokens = json_token_iter(text.as_bytes());
-        fn bad<E>(_: E) -> String {
-            "not JSON".to_owned()
-        }
-        if !matches!(
-            tokens.next().transpose().map_err(bad)?,
-            Some(Token::StartObject { .. })
-        ) {
-            return Err("not a JSON object".to_owned());
-        }
-        let mut fields: HashMap<String, String> = HashMap::new();
-        let mut version = None;
-        loop {
-            let key = match tokens.next().transpose().map_err(bad)? {
-                Some(Token::EndObject { .. }) => break,
-                Some(Token::ObjectKey { key, .. }) => key.to_unescaped().map_err(bad)?.into_owned(),
-                _ => return Err("malformed object".to_owned()),
-            };
-            match (key.as_str(), tokens.next().transpose().map_err(bad)?) {
-                ("Version", Some(Token::ValueNumber { value, .. })) => version = Some(value),
-                (_, Some(Token::ValueString { value, .. })) => {
-                    let value = value.to_unescaped().map_err(bad)?.into_owned();
-                    if fields.insert(key.clone(), value).is_some() {
-                        return Err(format!("`{key}` twice"));
-                    }
-                }
-                _ => return Err(format!("`{key}` is not a string")),
-            }
-        }
-        if version != Some(aws_smithy_types::Number::PosInt(1)) {
-            return Err("not version 1".to_owned());
-        }
-        let mut take = |k: &str| fields.remove(k);
-        let (Some(id), Some(secret)) = (take("AccessKeyId"), take("SecretAccessKey")) else {
-            return Err("no `AccessKeyId` or `SecretAccessKey`".to_owned());
-        };
-        let pending = match (take("PendingAccessKeyId"), take("PendingSecretAccessKey")) {
-            (Some(id), Some(secret)) => Some((id, secret)),
-            (None, None) => None,
-            _ => return Err("half a pending key".to_owned()),
-        };
-        let retired = take("RetiredAccessKeyId");
-        if let Some(k) = fields.keys().next() {
-            return Err(format!("unknown field `{k}`"));
-        }
-        check_key_pair(&id, &secret).map_err(|e| e.to_string())?;
-        Ok(StoredKeys {
-            access_key_id: id,
-            secret_access_key: secret,
-            pending,
-            retired,
-        })
-    }
-}
-
-fn check_key_pair(id: &str, secret: &str) -> Result<()> {
-    if !(16..=128).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            Input::AccessKeyId,
-            id.escape_debug().to_string(),
-            "an access key id is 16 to 128 letters and digits",
-        ));
-    }
-    if secret.is_empty() || secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            Input::SecretAccessKey,
-            "<redacted>",
-            "a secret access key is 1 to 256 visible ASCII characters",
-        ));
-    }
-    Ok(())
 }
 
 /// Checks a name keys are stored under: 1 to 64 characters, letters,
@@ -446,7 +225,7 @@ impl KeyStore {
             kind: KeychainErrorKind::Unavailable,
             source,
         };
-        let store = open_store(backend).map_err(|e| unavailable(store_failure(&e).into()))?;
+        let store = shared_store(backend).map_err(|e| unavailable(store_failure(&e).into()))?;
         let store = store.ok_or_else(|| unavailable("not built for this platform".into()))?;
         Ok(Self::with_name(store, backend.name().to_owned()))
     }
@@ -491,16 +270,25 @@ impl KeyStore {
 
     /// Stores `keys` under `name`, replacing what was there, and lists the
     /// name.
+    ///
+    /// Only a failed write of the keys is an error: once they are stored,
+    /// a failure to list the name is a warning (`get` and `--keys` find
+    /// them; the next `put` lists them), so a caller never takes stored
+    /// keys for lost.
     pub fn put(&self, name: &str, keys: &StoredKeys) -> Result<()> {
         check_name(name)?;
         self.entry(name)?
             .set_password(&keys.to_json())
             .map_err(|e| self.error(Some(name), &e))?;
-        self.update_index(|names| {
+        let listed = self.update_index(|names| {
             if !names.iter().any(|n| n == name) {
                 names.push(name.to_owned());
             }
-        })
+        });
+        if let Err(e) = listed {
+            tracing::warn!("keys `{name}` are stored, but not listed: {e}");
+        }
+        Ok(())
     }
 
     /// Removes the keys stored under `name` (from the store only: the key
@@ -509,8 +297,11 @@ impl KeyStore {
     pub fn remove(&self, name: &str) -> Result<()> {
         check_name(name)?;
         let gone = self.entry(name)?.delete_credential();
-        // An entry already gone still leaves the index to tidy.
-        self.update_index(|names| names.retain(|n| n != name))?;
+        // The name leaves the list only when the keys are gone (deleted
+        // now, or before): keys that could not be deleted stay listed.
+        if matches!(gone, Ok(()) | Err(keyring_core::Error::NoEntry)) {
+            self.update_index(|names| names.retain(|n| n != name))?;
+        }
         gone.map_err(|e| self.error(Some(name), &e))
     }
 
@@ -600,6 +391,24 @@ fn store_failure(e: &keyring_core::Error) -> String {
             text.lines().next().unwrap_or_default().to_owned()
         }
     }
+}
+
+/// One store per backend for the whole process, opened on first use and
+/// never dropped: a Secret Service store drops its D-Bus proxy by blocking
+/// on async-io, which aborts the process when it happens in a thread-local
+/// destructor (a thread's cached manager holds its provider). One D-Bus
+/// session per process, too.
+fn shared_store(backend: Backend) -> keyring_core::Result<Option<Arc<CredentialStore>>> {
+    static STORES: Mutex<Vec<(Backend, Arc<CredentialStore>)>> = Mutex::new(Vec::new());
+    let mut stores = crate::sync::lock(&STORES);
+    if let Some((_, store)) = stores.iter().find(|(b, _)| *b == backend) {
+        return Ok(Some(Arc::clone(store)));
+    }
+    let Some(store) = open_store(backend)? else {
+        return Ok(None);
+    };
+    stores.push((backend, Arc::clone(&store)));
+    Ok(Some(store))
 }
 
 #[cfg(target_os = "linux")]
@@ -711,6 +520,7 @@ impl ProvideCredentials for KeychainCredentialsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::Credentials;
 
     const ID: &str = "AKIAIOSFODNN7EXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -798,6 +608,40 @@ mod tests {
             "{err:?}"
         );
         assert!(!format!("{err} {err:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn the_stores_errors_lose_the_bytes_they_carry() {
+        let store = mock();
+        store
+            .put("dev", &StoredKeys::new(ID, SECRET).unwrap())
+            .unwrap();
+        let entry = store.entry("dev").unwrap();
+        let cred: &keyring_core::mock::Cred = entry.as_any().downcast_ref().unwrap();
+        for e in [
+            keyring_core::Error::BadEncoding(SECRET.as_bytes().to_vec()),
+            keyring_core::Error::BadDataFormat(SECRET.as_bytes().to_vec(), "bad".into()),
+        ] {
+            // Its Debug would print the bytes.
+            assert!(format!("{e:?}").contains("119, 74"), "{e:?}");
+            cred.set_error(e);
+            let err = store.get("dev").unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Keychain {
+                        kind: KeychainErrorKind::Malformed,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            let text = format!("{err} {err:?} {}", crate::error::chain(&err));
+            assert!(
+                !text.contains(SECRET) && !text.contains("119, 74"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

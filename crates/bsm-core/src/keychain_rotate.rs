@@ -4,26 +4,33 @@
 //!
 //! # The steps, and what each failure leaves
 //!
-//! 1. `IAM CreateAccessKey` with the stored key.
-//! 2. Store the new key beside the old one, as *pending*. If the store
-//!    fails, the new key is deleted at IAM with the old one: nothing
-//!    changed.
-//! 3. Wait until the new key works (`STS GetCallerIdentity` answers as the
+//! 1. Note in the store the user's key ids at IAM (`IAM ListAccessKeys`),
+//!    as *creating*. If the store fails, nothing changed.
+//! 2. `IAM CreateAccessKey` with the stored key, sent once (a retry after
+//!    a lost answer would make a second key).
+//! 3. Store the new key beside the old one, as *pending*. If the store
+//!    fails, the new key is deleted at IAM with the old one. If bsm dies
+//!    before this step ends, the *creating* mark stays: the next rotation
+//!    deletes the keys IAM has that it did not have then, other than the
+//!    stored one, before anything else.
+//! 4. Wait until the new key works (`STS GetCallerIdentity` answers as the
 //!    same user: IAM is eventually consistent). If it never does within
 //!    [`wait_at_most`](RotateKeys::wait_at_most), the new key is deleted and
-//!    the pending mark cleared.
-//! 4. Store the new key as *the* key, and the old key's id as *retired*.
-//!    If the store fails, the new key is deleted as in step 2.
-//! 5. `IAM DeleteAccessKey` of the old key, with the new key, retried for
-//!    as long as step 3 may wait. If it keeps failing, the new key is
+//!    the mark cleared.
+//! 5. Store the new key as *the* key, and the old key's id as *retired*.
+//!    If the store fails, both keys stay stored and working (the new one as
+//!    pending): the next rotation goes on from step 4.
+//! 6. `IAM DeleteAccessKey` of the old key, with the new key, retried for
+//!    as long as step 4 may wait. If it keeps failing, the new key is
 //!    stored and works, and the old one is still active: the next rotation
 //!    deletes it before anything else.
-//! 6. Clear the retired mark.
+//! 7. Clear the retired mark.
 //!
-//! The stored key is always one that works; a key at IAM that the store
-//! does not hold as the key is always named in the store (pending or
-//! retired), so the next rotation finishes the work: a pending key that
-//! works is kept, one that does not is deleted.
+//! The stored key is always one that worked last; a key at IAM that the
+//! store does not hold as the key is always named in the store (creating,
+//! pending or retired), so the next rotation finishes the work. The key
+//! needs `iam:ListAccessKeys`, `iam:CreateAccessKey` and
+//! `iam:DeleteAccessKey` on its own user.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,24 +146,24 @@ impl RotateKeys {
         }
         let old = self.manager(keys.credentials()).await?;
         let user = user_name(&old.identity().await?.arn)?;
-        let (new, resumed) = match keys.pending_credentials() {
-            Some(pending) => (pending, true),
-            None => {
-                let new = create_key(&old, user.as_deref()).await?;
-                if let Err(e) = self.write(keys.with_pending(&new)).await {
-                    return Err(self
-                        .undo(
-                            &old,
-                            &keys,
-                            &new,
-                            user.as_deref(),
-                            e,
-                            Step::Store { marked: false },
-                        )
-                        .await);
-                }
-                (new, false)
+        let user = user.as_deref();
+        let keys = match keys.creating_after() {
+            Some(before) => self.delete_unstored(&old, &keys, before, user).await?,
+            None => keys,
+        };
+        let (new, resumed) = if let Some(pending) = keys.pending_credentials() {
+            (pending, true)
+        } else {
+            // The keys IAM has now, noted in the store before asking for a
+            // new one: if bsm dies before it stores the new key, the next
+            // rotation knows which key is its own.
+            let before = list_keys(&old, user).await?;
+            self.write(keys.with_creating(before)).await?;
+            let new = create_key(&old, user).await?;
+            if let Err(e) = self.write(keys.with_pending(&new)).await {
+                return Err(self.undo(&old, &keys, &new, user, e, "stored").await);
             }
+            (new, false)
         };
         tracing::info!(
             name = %self.name,
@@ -164,22 +171,22 @@ impl RotateKeys {
             "waiting until the new access key works"
         );
         if let Err(e) = self.until_it_works(&new, &old).await {
-            return Err(self
-                .undo(&old, &keys, &new, user.as_deref(), e, Step::Use)
-                .await);
+            return Err(self.undo(&old, &keys, &new, user, e, "used").await);
         }
         let promoted = keys.promoted(&new);
         if let Err(e) = self.write(promoted.clone()).await {
-            return Err(self
-                .undo(
-                    &old,
-                    &keys,
-                    &new,
-                    user.as_deref(),
-                    e,
-                    Step::Store { marked: true },
-                )
-                .await);
+            // The write may have landed before the store reported a
+            // failure; if not, both keys are stored and work, and the next
+            // rotation finishes from the pending key: nothing is deleted.
+            if self.read().await.ok().as_ref() != Some(&promoted) {
+                let state = format!(
+                    "the new key {} works and is stored as pending; the stored key {} is unchanged \
+                     and works: rotate again to finish",
+                    new.access_key_id(),
+                    keys.access_key_id()
+                );
+                return Err(self.stopped(state, e));
+            }
         }
         let old_id = keys.access_key_id().to_owned();
         let mut done = self.finish_delete(&promoted, old_id, resumed).await?;
@@ -245,9 +252,10 @@ impl RotateKeys {
         }
     }
 
-    /// Deletes the new key at IAM with the old one after `failed` failed,
-    /// and clears the pending mark if one was stored: the error says what
-    /// is left.
+    /// Deletes the new key at IAM with the old one after it could not be
+    /// `failed` (stored, used), and clears the rotation's mark in the
+    /// store: the error says what is left. A mark that stays (the store
+    /// failing again) names the key for the next rotation.
     async fn undo(
         &self,
         old: &SessionManager,
@@ -255,35 +263,60 @@ impl RotateKeys {
         new: &Credentials,
         user: Option<&str>,
         cause: Error,
-        failed: Step,
+        failed: &str,
     ) -> Error {
         let new_id = new.access_key_id();
-        let (failed, marked) = match failed {
-            Step::Store { marked } => ("stored", marked),
-            Step::Use => ("used", true),
-        };
+        let stored = keys.access_key_id();
         let state = match delete_key(old, new_id, user).await {
             Ok(()) => {
-                let cleared = !marked || self.write(keys.settled()).await.is_ok();
+                let cleared = self.write(keys.settled()).await.is_ok();
                 format!(
                     "the new key {new_id} could not be {failed} and was deleted at IAM; the stored \
-                     key {} is unchanged{}",
-                    keys.access_key_id(),
+                     key {stored} is unchanged{}",
                     if cleared {
                         ""
                     } else {
-                        " (its pending mark is left for the next rotation)"
+                        " (the rotation's mark is left in the store; the next rotation clears it)"
                     }
                 )
             }
             Err(e) => format!(
-                "the new key {new_id} could not be {failed}, nor deleted at IAM ({e}): delete it \
-                 there (`aws iam delete-access-key --access-key-id {new_id}`); the stored key {} \
-                 is unchanged",
-                keys.access_key_id()
+                "the new key {new_id} could not be {failed}, nor deleted at IAM ({e}); the stored \
+                 key {stored} is unchanged, and the next rotation deletes {new_id} first (or \
+                 `aws iam delete-access-key --access-key-id {new_id}`)"
             ),
         };
         self.stopped(state, cause)
+    }
+
+    /// Deletes the keys an interrupted rotation made and did not store:
+    /// those IAM has now that it did not have `before`, other than the
+    /// stored one. Then clears the mark.
+    async fn delete_unstored(
+        &self,
+        with: &SessionManager,
+        keys: &StoredKeys,
+        before: &[String],
+        user: Option<&str>,
+    ) -> Result<StoredKeys> {
+        for id in list_keys(with, user).await? {
+            if before.contains(&id) || id == keys.access_key_id() {
+                continue;
+            }
+            if let Err(e) = delete_key(with, &id, user).await {
+                let state = format!(
+                    "an earlier rotation made the key {id} and did not store it; it could not be \
+                     deleted; the stored key {} is unchanged",
+                    keys.access_key_id()
+                );
+                return Err(self.stopped(state, e));
+            }
+            tracing::info!(name = %self.name, orphan = %mask_access_key_id(&id),
+                "deleted a key an interrupted rotation made");
+        }
+        let settled = keys.settled();
+        self.write(settled.clone()).await?;
+        Ok(settled)
     }
 
     /// Deletes the old key `retired` with the stored key, retrying within
@@ -334,15 +367,6 @@ impl RotateKeys {
     }
 }
 
-/// The step whose failure [`RotateKeys::undo`] undoes.
-#[derive(Debug, Clone, Copy)]
-enum Step {
-    /// Storing the new key; `marked`: the pending mark is in the store.
-    Store { marked: bool },
-    /// Proving the new key works (the pending mark is in the store).
-    Use,
-}
-
 /// The IAM user name of a user's ARN (`arn:aws:iam::1:user/path/NAME`),
 /// `None` for the account's root; keys of anything else cannot be rotated.
 fn user_name(arn: &str) -> Result<Option<String>> {
@@ -360,11 +384,33 @@ fn user_name(arn: &str) -> Result<Option<String>> {
     }
 }
 
+/// The user's access key ids at IAM.
+async fn list_keys(with: &SessionManager, user: Option<&str>) -> Result<Vec<String>> {
+    let out = with
+        .client::<aws_sdk_iam::Client>()
+        .list_access_keys()
+        .set_user_name(user.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| Error::service("IAM ListAccessKeys", e))?;
+    Ok(out
+        .access_key_metadata
+        .into_iter()
+        .filter_map(|k| k.access_key_id)
+        .collect())
+}
+
+/// `IAM CreateAccessKey`, sent once: a retry after a lost answer would make
+/// a second key.
 async fn create_key(old: &SessionManager, user: Option<&str>) -> Result<Credentials> {
+    let once = aws_sdk_iam::config::Builder::default()
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled());
     let out = old
         .client::<aws_sdk_iam::Client>()
         .create_access_key()
         .set_user_name(user.map(str::to_owned))
+        .customize()
+        .config_override(once)
         .send()
         .await
         .map_err(|e| Error::service("IAM CreateAccessKey", e))?;
@@ -398,7 +444,7 @@ async fn delete_key(with: &SessionManager, key_id: &str, user: Option<&str>) -> 
         Ok(_) => Ok(()),
         Err(e)
             if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+                .is_some_and(aws_sdk_iam::operation::delete_access_key::DeleteAccessKeyError::is_no_such_entity_exception) =>
         {
             Ok(())
         }

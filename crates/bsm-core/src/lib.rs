@@ -19,6 +19,7 @@ pub mod error;
 pub mod explain;
 mod hint;
 mod identity;
+mod input;
 #[cfg(feature = "keychain")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keychain")))]
 pub mod keychain;
@@ -37,6 +38,8 @@ mod service;
 mod service_error;
 mod session;
 mod snapshot;
+#[cfg(feature = "keychain")]
+mod stored_keys;
 mod sync;
 mod whoami;
 

@@ -1,8 +1,10 @@
-//! MFA sessions, the aws-vault way: [`SessionManager::mfa_session`] sends
-//! one STS `GetSessionToken` with an MFA device's code and gives a manager
-//! on the temporary credentials it returns. They carry the MFA
+//! Sessions of long-lived keys, the aws-vault way: [`SessionManager::mfa_session`]
+//! sends one STS `GetSessionToken` with an MFA device's code and gives a
+//! manager on the temporary credentials it returns. They carry the MFA
 //! (`aws:MultiFactorAuthPresent`), so roles assumed from that manager need
-//! no further code until the session ends.
+//! no further code until the session ends. [`SessionManager::session_token`]
+//! is the same without MFA: what is handed to other processes instead of
+//! an IAM user's own keys.
 
 use std::time::{Duration, SystemTime};
 
@@ -62,6 +64,30 @@ impl SessionManager {
                 "must be the 6 digits the device shows",
             ));
         }
+        self.get_session_token(Some((serial, code)), duration).await
+    }
+
+    /// A session of this manager's long-lived keys (an IAM user's): one STS
+    /// `GetSessionToken` without MFA, lasting `duration` (900 s to 36 h).
+    /// What `bsm --keys NAME exec` and `export` hand out instead of the
+    /// keys themselves. Errors as for [`mfa_session`](Self::mfa_session).
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// # async fn run(bsm: bsm::SessionManager) -> bsm::Result<()> {
+    /// let session = bsm.session_token(std::time::Duration::from_secs(3600)).await?;
+    /// assert!(session.credentials().await?.session_token().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn session_token(&self, duration: Duration) -> Result<SessionManager> {
+        self.get_session_token(None, duration).await
+    }
+
+    async fn get_session_token(
+        &self,
+        mfa: Option<(&str, &str)>,
+        duration: Duration,
+    ) -> Result<SessionManager> {
         if !DURATIONS.contains(&duration.as_secs()) {
             return Err(Error::invalid(
                 Input::MfaSessionDuration,
@@ -70,11 +96,11 @@ impl SessionManager {
             ));
         }
         let seconds = i32::try_from(duration.as_secs()).unwrap_or(i32::MAX);
-        tracing::debug!(serial, "calling STS GetSessionToken");
+        tracing::debug!(serial = mfa.map(|(s, _)| s), "calling STS GetSessionToken");
         let out = crate::assume_role::sts_client(self, self.aws_region())
             .get_session_token()
-            .serial_number(serial)
-            .token_code(code)
+            .set_serial_number(mfa.map(|(s, _)| s.to_owned()))
+            .set_token_code(mfa.map(|(_, c)| c.to_owned()))
             .duration_seconds(seconds)
             .send()
             .await
@@ -103,7 +129,11 @@ impl SessionManager {
             c.secret_access_key,
             Some(c.session_token),
             Some(expiry),
-            "bsm-mfa-session",
+            if mfa.is_some() {
+                "bsm-mfa-session"
+            } else {
+                "bsm-session-token"
+            },
         );
         let manager = SessionManager::new(Parts {
             base: self.base().clone(),
@@ -114,7 +144,10 @@ impl SessionManager {
             explicit_expiration: None,
             end_rule: EndRule::At(expiry),
             hooks: self.hooks().clone(),
-            source: CredentialSource::MfaSession(serial.to_owned()),
+            source: match mfa {
+                Some((serial, _)) => CredentialSource::MfaSession(serial.to_owned()),
+                None => CredentialSource::SessionToken,
+            },
         });
         manager.set_facts(self.derived_facts());
         Ok(manager)

@@ -5,6 +5,7 @@
 
 mod differential;
 mod env_guard;
+mod keychain;
 mod sources;
 
 use std::ffi::OsString;

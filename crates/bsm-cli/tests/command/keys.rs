@@ -45,10 +45,15 @@ fn run(cmd: &mut Command, secret: &str) -> (bool, String, String) {
     (out.status.success(), stdout, stderr)
 }
 
-/// `bsm keys add NAME --stdin` through `proxy`: the key id goes in first;
-/// while bsm waits for the secret, its argv and environment are read from
-/// /proc; then the secret, and the result.
+/// `bsm keys add NAME --stdin` through `proxy`, which holds its check
+/// (`GetCallerIdentity`) for a second: meanwhile, with the secret read, the
+/// running command's argv and environment are read from /proc.
 fn add(store: fn(&mut Command) -> &mut Command, name: &str, user: &User, proxy: &Proxy) -> String {
+    proxy.fail_next(
+        Some("GetCallerIdentity"),
+        1,
+        bsm_tests::Fault::Delay(Duration::from_secs(1)),
+    );
     let mut child = bsm(store)
         .args([
             "--endpoint-url",
@@ -64,17 +69,23 @@ fn add(store: fn(&mut Command) -> &mut Command, name: &str, user: &User, proxy: 
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{}", user.key_id).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    writeln!(stdin, "{}\n{}", user.key_id, user.secret).unwrap();
+    drop(stdin);
+    let asked = Instant::now();
+    while proxy.count("GetCallerIdentity") == 0 && asked.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for part in ["cmdline", "environ"] {
-        let seen = std::fs::read(format!("/proc/{}/{part}", child.id())).unwrap_or_default();
+        let seen = std::fs::read(format!("/proc/{}/{part}", child.id())).unwrap();
+        assert!(
+            !seen.is_empty(),
+            "bsm is gone before /proc/PID/{part} was read"
+        );
         assert!(
             !String::from_utf8_lossy(&seen).contains(&user.secret),
             "the secret is in /proc/PID/{part}"
         );
     }
-    writeln!(stdin, "{}", user.secret).unwrap();
-    drop(stdin);
     let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -83,6 +94,20 @@ fn add(store: fn(&mut Command) -> &mut Command, name: &str, user: &User, proxy: 
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains(&user.secret) && !stderr.contains(&user.secret));
     stderr.into_owned()
+}
+
+/// The access key ids that signed the `action` requests `proxy` passed.
+fn signers(proxy: &Proxy, action: &str) -> Vec<String> {
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == action)
+        .filter_map(|r| {
+            let auth = r.header("authorization")?;
+            let id = auth.split("Credential=").nth(1)?.split('/').next()?;
+            Some(id.to_owned())
+        })
+        .collect()
 }
 
 fn each_store_adds_lists_uses_and_removes(store: fn(&mut Command) -> &mut Command, backend: &str) {
@@ -133,21 +158,27 @@ fn each_store_adds_lists_uses_and_removes(store: fn(&mut Command) -> &mut Comman
     );
     assert!(!who.contains(lived_in::DEFAULT));
 
-    // The same keys reach a child through `exec`.
-    let (ok, id, stderr) = run(
-        bsm(store).args([
-            "--keys",
-            &name,
-            "exec",
-            "--",
-            "sh",
-            "-c",
-            "printf %s \"$AWS_ACCESS_KEY_ID\"",
-        ]),
-        &user.secret,
-    );
-    assert!(ok, "{stderr}");
-    assert_eq!(id, user.key_id);
+    // A child gets a session of the stored keys (one GetSessionToken,
+    // signed with them, then the session cache), not the keys themselves...
+    let child_keys = "printf '%s %s' \"$AWS_ACCESS_KEY_ID\" \"${AWS_SESSION_TOKEN:+token}\"";
+    let through = |extra: &[&str]| {
+        let mut cmd = bsm(store);
+        cmd.args(["--keys", &name, "--endpoint-url", &proxy.endpoint()])
+            .args(extra);
+        let (ok, seen, stderr) = run(
+            cmd.args(["exec", "--", "sh", "-c", child_keys]),
+            &user.secret,
+        );
+        assert!(ok, "{stderr}");
+        seen
+    };
+    let session = through(&[]);
+    assert!(session.ends_with(" token"), "{session}");
+    assert!(!session.contains(&user.key_id), "{session}");
+    assert_eq!(through(&[]), session, "the session was not the cached one");
+    assert_eq!(signers(&proxy, "GetSessionToken"), [user.key_id.as_str()]);
+    // ... unless asked for.
+    assert_eq!(through(&["--no-session"]), format!("{} ", user.key_id));
 
     // A name already stored is kept unless --replace.
     let mut again = bsm(store);
@@ -193,14 +224,16 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
     let dir = temp_dir("bsm-keys-process");
     let runs = dir.join("runs");
     // Counts each run at the source, then runs bsm for `loop`'s own
-    // profile: without the guard, without end.
+    // profile: without the guard, without end (the script gives up after
+    // 6 runs, so a regression fails here instead of running away).
     let looping = dir.join("looping.sh");
     std::fs::write(
         &looping,
         format!(
-            "#!/bin/sh\necho run >> '{}'\nexec '{}' --profile loop export --format process\n",
-            runs.display(),
-            env!("CARGO_BIN_EXE_bsm")
+            "#!/bin/sh\necho run >> '{r}'\n[ \"$(wc -l < '{r}')\" -gt 5 ] && exit 1\n\
+             exec '{}' --profile loop export --format process\n",
+            env!("CARGO_BIN_EXE_bsm"),
+            r = runs.display()
         ),
     )
     .unwrap();
@@ -214,9 +247,11 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
         &config,
         format!(
             "[profile loop]\nregion = us-east-1\ncredential_process = {}\n\n\
-             [profile stored]\nregion = us-east-1\ncredential_process = {} --keys {name} export --format process\n",
+             [profile stored]\nregion = us-east-1\ncredential_process = {} --keys {name} --endpoint-url {} \
+             export --format process\n",
             looping.display(),
             env!("CARGO_BIN_EXE_bsm"),
+            proxy.endpoint(),
         ),
     )
     .unwrap();
@@ -251,7 +286,8 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
     );
 
     // A profile whose credential_process is `bsm --keys NAME`: bsm and the
-    // AWS CLI both get the stored user.
+    // AWS CLI both get a session of the stored keys, asked for once (signed
+    // with them), then served from the session cache.
     let (ok, who, stderr) = run(
         bsm(secret_service_store)
             .args(["--profile", "stored", "whoami", "--no-mask"])
@@ -259,10 +295,6 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
         &user.secret,
     );
     assert!(ok, "{stderr}");
-    assert!(
-        who.contains(&format!("Principal Arn = {}\n", user.arn)),
-        "{who}"
-    );
     let mut aws = bsm_tests::isolated("aws");
     secret_service().apply(&mut aws);
     let out = aws
@@ -284,11 +316,88 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), user.arn);
+    let arn = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        who.contains(&format!("Principal Arn = {arn}\n")),
+        "{who} {arn}"
+    );
+    assert_eq!(signers(&proxy, "GetSessionToken"), [user.key_id.as_str()]);
 
     run(
         bsm(secret_service_store).args(["keys", "remove", &name]),
         &user.secret,
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_session_cache_is_keyed_by_the_stored_key_id() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (first, second) =
+        rt.block_on(async { (iam_user("keys-cache").await, iam_user("keys-cache").await) });
+    let name = unique("keys-cache");
+    let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
+    add(keyutils, &name, &first, &proxy);
+    let role = format!("arn:aws:iam::123456789012:role/{}", unique("cached"));
+    let export = |secret: &str| {
+        let (ok, json, stderr) = run(
+            bsm(keyutils).args([
+                "--keys",
+                &name,
+                "--role-arn",
+                &role,
+                "--endpoint-url",
+                &proxy.endpoint(),
+                "export",
+                "--format",
+                "process",
+            ]),
+            secret,
+        );
+        assert!(ok, "{stderr}");
+        json
+    };
+    let once = export(&first.secret);
+    assert_eq!(
+        export(&first.secret),
+        once,
+        "the second export was not the cached session"
+    );
+    assert_eq!(signers(&proxy, "AssumeRole"), [first.key_id.as_str()]);
+
+    // Other keys under the same name: a new session, asked with them.
+    let mut replace = bsm(keyutils);
+    replace
+        .args([
+            "--endpoint-url",
+            &proxy.endpoint(),
+            "keys",
+            "add",
+            &name,
+            "--stdin",
+            "--replace",
+        ])
+        .stdin(Stdio::piped());
+    let mut child = replace
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{}\n{}",
+        second.key_id,
+        second.secret
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_ne!(export(&second.secret), once);
+    assert_eq!(
+        signers(&proxy, "AssumeRole"),
+        [first.key_id.as_str(), second.key_id.as_str()]
+    );
+    run(
+        bsm(keyutils).args(["keys", "remove", &name]),
+        &second.secret,
+    );
 }

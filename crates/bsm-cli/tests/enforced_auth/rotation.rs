@@ -91,7 +91,10 @@ async fn refusal(id: &str, secret: &str) -> Option<String> {
 fn bsm(store: fn(&mut Command) -> &mut Command, endpoint: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bsm"));
     isolate(&mut cmd);
-    cmd.args(["--region", "us-east-1", "--endpoint-url", endpoint]);
+    cmd.args(["--region", "us-east-1", "--endpoint-url", endpoint])
+        // Every event at every level goes to stderr, which `run` checks
+        // for the secrets.
+        .env("BSM_LOG", "trace");
     store(&mut cmd);
     cmd
 }
@@ -130,10 +133,18 @@ fn run(cmd: &mut Command, input: &str, secrets: &[&str]) -> (bool, String, Strin
     (out.status.success(), stdout, stderr)
 }
 
-/// The keys `bsm --keys NAME export --format process` hands out.
+/// The keys `bsm --keys NAME --no-session export --format process` hands
+/// out: the stored keys themselves.
 fn exported(store: fn(&mut Command) -> &mut Command, name: &str) -> (String, String) {
     let out = bsm(store, &moto().endpoint())
-        .args(["--keys", name, "export", "--format", "process"])
+        .args([
+            "--keys",
+            name,
+            "--no-session",
+            "export",
+            "--format",
+            "process",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -211,8 +222,10 @@ async fn rotate_stores_a_new_key_and_moto_refuses_the_old_one() {
     );
     assert_eq!(refusal(&new_id, &new_secret).await, None);
     assert_eq!(
-        keys_at_iam(&user_name, &new_id, &new_secret).await,
-        [new_id.clone()]
+        keys_at_iam(&user_name, &new_id, &new_secret)
+            .await
+            .join(","),
+        new_id
     );
     run(
         bsm(secret_service_store, &moto().endpoint()).args(["keys", "remove", &name]),
@@ -278,8 +291,10 @@ async fn a_rotation_that_cannot_delete_the_old_key_is_finished_by_the_next() {
     );
     assert_eq!(proxy.count("CreateAccessKey"), 1, "a second key was made");
     assert_eq!(
-        keys_at_iam(&user_name, &new_id, &new_secret).await,
-        [new_id.clone()]
+        keys_at_iam(&user_name, &new_id, &new_secret)
+            .await
+            .join(","),
+        new_id
     );
     assert_eq!(
         refusal(&user.key_id, &user.secret).await.as_deref(),
@@ -293,8 +308,31 @@ async fn a_rotation_that_cannot_delete_the_old_key_is_finished_by_the_next() {
     );
 }
 
+/// The `AccessKeyId`s of the `DeleteAccessKey` requests `proxy` passed.
+fn deleted(proxy: &Proxy) -> Vec<String> {
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "DeleteAccessKey")
+        .filter_map(|r| r.param("AccessKeyId"))
+        .collect()
+}
+
+/// The key ids `CreateAccessKey` answered through `proxy`.
+fn created(proxy: &Proxy) -> Vec<String> {
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.action() == "CreateAccessKey" && r.status == 200)
+        .filter_map(|r| {
+            let (_, rest) = r.response.split_once("<AccessKeyId>")?;
+            Some(rest.split_once('<')?.0.to_owned())
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_store_that_fails_after_the_new_key_is_made_loses_nothing() {
+async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan() {
     let _turn = turn().await;
     let (user_name, user) = rotating_user().await;
     enforce_auth_now();
@@ -315,9 +353,11 @@ async fn a_store_that_fails_after_the_new_key_is_made_loses_nothing() {
             .wait_at_most(Duration::from_secs(2))
             .poll_every(Duration::from_millis(200))
     };
+    let at_iam = || keys_at_iam(&user_name, &user.key_id, &user.secret);
 
-    // Step 2 fails: the new key cannot be stored as pending.
-    failing.fail_after(0);
+    // Between create and store: the mark is written, the new key is not.
+    // The new key is deleted with the old one; the mark cannot be cleared.
+    failing.fail_after(1);
     let err = rotate(&store).send().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, bsm::Error::KeyRotation { .. }), "{err:?}");
@@ -329,72 +369,83 @@ async fn a_store_that_fails_after_the_new_key_is_made_loses_nothing() {
         text.contains(&format!("the stored key {} is unchanged", user.key_id)),
         "{text}"
     );
-    let made = proxy
-        .requests()
-        .into_iter()
-        .find(|r| r.action() == "CreateAccessKey")
-        .unwrap();
-    let deleted: Vec<_> = proxy
-        .requests()
-        .into_iter()
-        .filter(|r| r.action() == "DeleteAccessKey")
-        .filter_map(|r| r.param("AccessKeyId"))
-        .collect();
-    assert_eq!(deleted.len(), 1, "{deleted:?}");
-    assert!(
-        made.response.contains(&deleted[0]),
+    assert_eq!(
+        deleted(&proxy),
+        created(&proxy),
         "deleted another key than the new one"
     );
-    assert_eq!(
-        keys_at_iam(&user_name, &user.key_id, &user.secret).await,
-        [user.key_id.clone()]
-    );
+    assert_eq!(created(&proxy).len(), 1);
+    assert_eq!(at_iam().await.join(","), user.key_id);
     assert_eq!(refusal(&user.key_id, &user.secret).await, None);
     let kept = store.get("dev").unwrap();
-    assert_eq!(
-        (kept.access_key_id(), kept.pending_access_key_id()),
-        (user.key_id.as_str(), None)
-    );
-
-    // Step 4 fails after step 2 stored the pending key, and the undo cannot
-    // clear the mark: IAM has only the old key; the store names the new
-    // (deleted) one as pending.
-    failing.fail_after(1);
-    let err = rotate(&store).send().await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("pending mark is left for the next rotation"),
-        "{err}"
-    );
-    assert_eq!(
-        keys_at_iam(&user_name, &user.key_id, &user.secret).await,
-        [user.key_id.clone()]
-    );
-    let kept = store.get("dev").unwrap();
     assert_eq!(kept.access_key_id(), user.key_id);
-    assert!(kept.pending_access_key_id().is_some());
+    assert_eq!(kept.creating_after(), Some(&[user.key_id.clone()][..]));
 
-    // The next rotation finds the pending key gone, deletes nothing that
-    // works, and clears the mark; the one after rotates.
-    failing.fail_after(usize::MAX / 2);
+    // As if bsm died between create and store: the new key stays at IAM
+    // (IAM will not delete it), named by nothing but the mark.
+    // (Its writes: the first mark cleared, a new mark, the new key: fails.)
+    proxy.fail_all(Some("DeleteAccessKey"), Fault::Unavailable);
+    failing.fail_after(2);
     let err = rotate(&store).send().await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("could not be used and was deleted at IAM"),
-        "{err}"
-    );
-    assert_eq!(store.get("dev").unwrap().pending_access_key_id(), None);
+    assert!(err.to_string().contains("nor deleted at IAM"), "{err}");
+    let orphan = created(&proxy).pop().unwrap();
+    let mut both = vec![user.key_id.clone(), orphan.clone()];
+    both.sort();
+    assert_eq!(at_iam().await, both);
+
+    // The next rotation deletes the orphan first, then rotates.
+    proxy.clear_faults();
+    failing.fail_after(usize::MAX / 2);
     let done = rotate(&store).send().await.unwrap();
-    assert_eq!(done.old_access_key_id, user.key_id);
+    assert!(deleted(&proxy).contains(&orphan), "{:?}", deleted(&proxy));
     let new = store.get("dev").unwrap().credentials();
     assert_eq!(new.access_key_id(), done.new_access_key_id);
+    assert_ne!(done.new_access_key_id, orphan);
     assert_eq!(
-        keys_at_iam(&user_name, new.access_key_id(), new.secret_access_key()).await,
-        [done.new_access_key_id.clone()]
+        keys_at_iam(&user_name, new.access_key_id(), new.secret_access_key())
+            .await
+            .join(","),
+        done.new_access_key_id
     );
     assert_eq!(
         refusal(&user.key_id, &user.secret).await.as_deref(),
         Some("InvalidClientTokenId")
     );
-    assert!(failing.writes() >= 6, "{}", failing.writes());
+
+    // Between store and the promotion (its writes: the mark, the new key,
+    // the promotion: fails): both keys work and are stored; the new one is
+    // not deleted, and the next rotation finishes from it.
+    failing.fail_after(2);
+    let err = rotate(&store).send().await.unwrap_err();
+    assert!(
+        err.to_string().contains("works and is stored as pending"),
+        "{err}"
+    );
+    let kept = store.get("dev").unwrap();
+    let pending = kept.pending_access_key_id().unwrap().to_owned();
+    assert_eq!(kept.access_key_id(), new.access_key_id());
+    let mut both = vec![new.access_key_id().to_owned(), pending.clone()];
+    both.sort();
+    assert_eq!(
+        keys_at_iam(&user_name, new.access_key_id(), new.secret_access_key()).await,
+        both
+    );
+    failing.fail_after(usize::MAX / 2);
+    let done = rotate(&store).send().await.unwrap();
+    assert!(done.resumed);
+    assert_eq!(done.new_access_key_id, pending);
+    let last = store.get("dev").unwrap().credentials();
+    assert_eq!(last.access_key_id(), pending);
+    assert_eq!(
+        keys_at_iam(&user_name, last.access_key_id(), last.secret_access_key())
+            .await
+            .join(","),
+        pending
+    );
+    assert_eq!(
+        refusal(new.access_key_id(), new.secret_access_key())
+            .await
+            .as_deref(),
+        Some("InvalidClientTokenId")
+    );
 }
