@@ -213,14 +213,13 @@ fn keyutils_adds_lists_uses_and_removes_keys() {
     each_store_adds_lists_uses_and_removes(keyutils, "keyutils");
 }
 
-#[test]
-fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let user = rt.block_on(iam_user("keys-process"));
-    let name = unique("keys-process");
-    let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
-    add(secret_service_store, &name, &user, &proxy);
-
+/// A config with a `loop` profile whose `credential_process` (a script
+/// that counts its runs in the returned file) runs bsm for `loop` again,
+/// and a `stored` profile whose `credential_process` is `bsm --keys NAME`.
+fn loop_config(
+    name: &str,
+    proxy: &Proxy,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let dir = temp_dir("bsm-keys-process");
     let runs = dir.join("runs");
     // Counts each run at the source, then runs bsm for `loop`'s own
@@ -255,6 +254,19 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
         ),
     )
     .unwrap();
+
+    (dir, config, runs)
+}
+
+#[test]
+fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let user = rt.block_on(iam_user("keys-process"));
+    let name = unique("keys-process");
+    let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
+    add(secret_service_store, &name, &user, &proxy);
+
+    let (dir, config, runs) = loop_config(&name, &proxy);
 
     let started = Instant::now();
     let mut child = bsm(secret_service_store)

@@ -331,9 +331,9 @@ fn created(proxy: &Proxy) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan() {
-    let _turn = turn().await;
+/// A rotating user whose key is stored as `dev` in a [`FailingStore`], and
+/// a proxy in front of moto (auth enforced from here on).
+async fn in_a_failing_store() -> (String, User, std::sync::Arc<FailingStore>, KeyStore, Proxy) {
     let (user_name, user) = rotating_user().await;
     enforce_auth_now();
     let failing = FailingStore::new();
@@ -344,21 +344,29 @@ async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan
             &bsm::keychain::StoredKeys::new(&user.key_id, &user.secret).unwrap(),
         )
         .unwrap();
-    let proxy = Proxy::start(moto().addr());
-    let rotate = |store: &KeyStore| {
-        let endpoint = proxy.endpoint();
-        store
-            .rotate("dev")
-            .configure(move |b| b.region("us-east-1").endpoint_url(&endpoint))
-            .wait_at_most(Duration::from_secs(2))
-            .poll_every(Duration::from_millis(200))
-    };
+    (user_name, user, failing, store, Proxy::start(moto().addr()))
+}
+
+/// A rotation of `dev` through `proxy`, quick to give up.
+fn rotate(store: &KeyStore, proxy: &Proxy) -> bsm::RotateKeys {
+    let endpoint = proxy.endpoint();
+    store
+        .rotate("dev")
+        .configure(move |b| b.region("us-east-1").endpoint_url(&endpoint))
+        .wait_at_most(Duration::from_secs(2))
+        .poll_every(Duration::from_millis(200))
+}
+
+#[tokio::test]
+async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan() {
+    let _turn = turn().await;
+    let (user_name, user, failing, store, proxy) = in_a_failing_store().await;
     let at_iam = || keys_at_iam(&user_name, &user.key_id, &user.secret);
 
     // Between create and store: the mark is written, the new key is not.
     // The new key is deleted with the old one; the mark cannot be cleared.
     failing.fail_after(1);
-    let err = rotate(&store).send().await.unwrap_err();
+    let err = rotate(&store, &proxy).send().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, bsm::Error::KeyRotation { .. }), "{err:?}");
     assert!(
@@ -386,7 +394,7 @@ async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan
     // (Its writes: the first mark cleared, a new mark, the new key: fails.)
     proxy.fail_all(Some("DeleteAccessKey"), Fault::Unavailable);
     failing.fail_after(2);
-    let err = rotate(&store).send().await.unwrap_err();
+    let err = rotate(&store, &proxy).send().await.unwrap_err();
     assert!(err.to_string().contains("nor deleted at IAM"), "{err}");
     let orphan = created(&proxy).pop().unwrap();
     let mut both = vec![user.key_id.clone(), orphan.clone()];
@@ -396,7 +404,7 @@ async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan
     // The next rotation deletes the orphan first, then rotates.
     proxy.clear_faults();
     failing.fail_after(usize::MAX / 2);
-    let done = rotate(&store).send().await.unwrap();
+    let done = rotate(&store, &proxy).send().await.unwrap();
     assert!(deleted(&proxy).contains(&orphan), "{:?}", deleted(&proxy));
     let new = store.get("dev").unwrap().credentials();
     assert_eq!(new.access_key_id(), done.new_access_key_id);
@@ -411,12 +419,19 @@ async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan
         refusal(&user.key_id, &user.secret).await.as_deref(),
         Some("InvalidClientTokenId")
     );
+}
 
+#[tokio::test]
+async fn a_failed_promotion_keeps_both_keys_and_the_next_rotation_finishes() {
+    let _turn = turn().await;
+    let (user_name, user, failing, store, proxy) = in_a_failing_store().await;
+    let new = store.get("dev").unwrap().credentials();
+    assert_eq!(new.access_key_id(), user.key_id);
     // Between store and the promotion (its writes: the mark, the new key,
     // the promotion: fails): both keys work and are stored; the new one is
     // not deleted, and the next rotation finishes from it.
     failing.fail_after(2);
-    let err = rotate(&store).send().await.unwrap_err();
+    let err = rotate(&store, &proxy).send().await.unwrap_err();
     assert!(
         err.to_string().contains("works and is stored as pending"),
         "{err}"
@@ -431,7 +446,7 @@ async fn a_store_that_fails_between_the_steps_loses_nothing_and_leaves_no_orphan
         both
     );
     failing.fail_after(usize::MAX / 2);
-    let done = rotate(&store).send().await.unwrap();
+    let done = rotate(&store, &proxy).send().await.unwrap();
     assert!(done.resumed);
     assert_eq!(done.new_access_key_id, pending);
     let last = store.get("dev").unwrap().credentials();
