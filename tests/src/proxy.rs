@@ -124,6 +124,10 @@ pub enum Fault {
     SlowUnavailable(Duration),
     /// Wait this long, then forward as usual: a slow working server.
     Delay(Duration),
+    /// Forward at once, keep the answer (in the log, for the test to read)
+    /// and give it to the client this much later: the server has done the
+    /// work, the client does not know yet (a test kills it meanwhile).
+    AnswerLate(Duration),
     /// Answer with this status and body (a malformed or truncated answer).
     Respond(u16, &'static str),
 }
@@ -376,6 +380,7 @@ async fn forward(
             tokio::time::sleep(d).await;
             None
         }
+        Some(Fault::AnswerLate(_)) => None,
         Some(Fault::Throttling) => Some((
             400,
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
@@ -414,6 +419,9 @@ async fn forward(
     if let Some(record) = shared.log.lock().unwrap().iter_mut().rfind(|r| r.id == id) {
         record.status = status.as_u16();
         record.response = String::from_utf8_lossy(&body).into_owned();
+    }
+    if let Some(Fault::AnswerLate(d)) = fault {
+        tokio::time::sleep(d).await;
     }
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;

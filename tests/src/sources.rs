@@ -31,10 +31,29 @@ pub struct User {
 /// # Panics
 /// If moto refuses.
 pub async fn iam_user(prefix: &str) -> User {
+    iam_user_with_policy(prefix, None).await.1
+}
+
+/// Makes an IAM user with an access key in moto, and an inline policy when
+/// one is given (for tests where moto enforces IAM auth): its name, and
+/// the user.
+///
+/// # Panics
+/// If moto refuses.
+pub async fn iam_user_with_policy(prefix: &str, policy: Option<&str>) -> (String, User) {
     let bsm = crate::manager(&crate::moto().endpoint()).await;
     let name = crate::unique(prefix);
     let iam = bsm.iam_client();
     let user = iam.create_user().user_name(&name).send().await.unwrap();
+    if let Some(policy) = policy {
+        iam.put_user_policy()
+            .user_name(&name)
+            .policy_name("test-policy")
+            .policy_document(policy)
+            .send()
+            .await
+            .unwrap();
+    }
     let key = iam
         .create_access_key()
         .user_name(&name)
@@ -43,11 +62,12 @@ pub async fn iam_user(prefix: &str) -> User {
         .unwrap()
         .access_key
         .unwrap();
-    User {
+    let user = User {
         key_id: key.access_key_id,
         secret: key.secret_access_key,
         arn: user.user.unwrap().arn,
-    }
+    };
+    (name, user)
 }
 
 /// RFC 3339, as every credentials format here writes times.

@@ -131,16 +131,19 @@ pub fn list(g: &Global) -> Result<ExitCode, Failure> {
     for name in names {
         let line = match store.get(&name) {
             Ok(keys) => {
-                let unfinished = keys
+                let unfinished = match keys
                     .pending_access_key_id()
                     .or(keys.retired_access_key_id())
-                    .map(|id| {
-                        format!(
-                            "  (rotation unfinished, {} at IAM: `bsm keys rotate {name}`)",
-                            mask_access_key_id(id)
-                        )
-                    })
-                    .unwrap_or_default();
+                {
+                    Some(id) => format!(
+                        "  (rotation unfinished, {} at IAM: `bsm keys rotate {name}`)",
+                        mask_access_key_id(id)
+                    ),
+                    None if keys.creating_after().is_some() => {
+                        format!("  (rotation unfinished: `bsm keys rotate {name}`)")
+                    }
+                    None => String::new(),
+                };
                 format!("{name}\t{}{unfinished}\n", keys.masked_access_key_id())
             }
             Err(e) => format!("{name}\t<{e}>\n"),

@@ -10,41 +10,21 @@ use std::time::Duration;
 use bsm::SessionManager;
 use bsm::keychain::KeyStore;
 use bsm_tests::keyring::{FailingStore, keyutils, secret_service};
-use bsm_tests::sources::User;
-use bsm_tests::{Fault, Proxy, isolate, manager, moto, unique};
+use bsm_tests::sources::{User, iam_user_with_policy};
+use bsm_tests::{Fault, Proxy, isolate, moto, unique};
 
 use crate::{enforce_auth_now, turn};
 
 /// An IAM user allowed to manage its own keys and to ask who it is, with
 /// one key (made while auth is off).
 async fn rotating_user() -> (String, User) {
-    let admin = manager(&moto().endpoint()).await;
-    let iam = admin.iam_client();
-    let name = unique("rotating");
-    let user = iam.create_user().user_name(&name).send().await.unwrap();
-    iam.put_user_policy()
-        .user_name(&name)
-        .policy_name("own-keys")
-        .policy_document(
+    iam_user_with_policy(
+        "rotating",
+        Some(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:CreateAccessKey","iam:DeleteAccessKey","iam:ListAccessKeys","sts:GetCallerIdentity"],"Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let user = User {
-        key_id: key.access_key_id,
-        secret: key.secret_access_key,
-        arn: user.user.unwrap().arn,
-    };
-    (name, user)
+        ),
+    )
+    .await
 }
 
 async fn with_key(endpoint: &str, id: &str, secret: &str) -> SessionManager {
@@ -462,5 +442,84 @@ async fn a_failed_promotion_keeps_both_keys_and_the_next_rotation_finishes() {
             .await
             .as_deref(),
         Some("InvalidClientTokenId")
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_killed_after_iam_made_the_key_leaves_no_orphan() {
+    let _turn = turn().await;
+    let (user_name, user) = rotating_user().await;
+    enforce_auth_now();
+    let name = unique("killed");
+    let secrets = [user.secret.as_str()];
+    let (ok, _, stderr) = run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
+        &format!("{}\n{}\n", user.key_id, user.secret),
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+
+    // IAM makes the key; its answer is held back, and bsm is killed
+    // (SIGKILL: no handler, no clean-up) before it can store the key.
+    let proxy = Proxy::start(moto().addr());
+    proxy.fail_next(
+        Some("CreateAccessKey"),
+        1,
+        Fault::AnswerLate(Duration::from_secs(60)),
+    );
+    let mut child = bsm(secret_service_store, &proxy.endpoint())
+        .args(["keys", "rotate", &name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let made = bsm_tests::eventually(Duration::from_secs(30), || created(&proxy).len() == 1).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(made, "CreateAccessKey was not answered by moto");
+    let orphan = created(&proxy).pop().unwrap();
+    let mut both = vec![user.key_id.clone(), orphan.clone()];
+    both.sort();
+    assert_eq!(
+        keys_at_iam(&user_name, &user.key_id, &user.secret).await,
+        both
+    );
+    assert_eq!(exported(secret_service_store, &name).0, user.key_id);
+    let (_, listed, _) = run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "list"]),
+        "",
+        &[],
+    );
+    assert!(
+        listed.contains(&format!("{name}\t")) && listed.contains("rotation unfinished"),
+        "{listed}"
+    );
+
+    // The next rotation deletes the orphan, then rotates.
+    let (ok, _, stderr) = run(
+        bsm(secret_service_store, &proxy.endpoint())
+            .args(["keys", "rotate", &name, "--wait", "10"]),
+        "",
+        &secrets,
+    );
+    assert!(ok, "{stderr}");
+    assert!(deleted(&proxy).contains(&orphan), "{:?}", deleted(&proxy));
+    let (new_id, new_secret) = exported(secret_service_store, &name);
+    assert!(new_id != orphan && new_id != user.key_id);
+    assert_eq!(
+        keys_at_iam(&user_name, &new_id, &new_secret)
+            .await
+            .join(","),
+        new_id
+    );
+    assert_eq!(
+        refusal(&user.key_id, &user.secret).await.as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    run(
+        bsm(secret_service_store, &moto().endpoint()).args(["keys", "remove", &name]),
+        "",
+        &[],
     );
 }
