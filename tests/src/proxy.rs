@@ -380,7 +380,6 @@ async fn forward(
             tokio::time::sleep(d).await;
             None
         }
-        Some(Fault::AnswerLate(_)) => None,
         Some(Fault::Throttling) => Some((
             400,
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
@@ -391,7 +390,7 @@ async fn forward(
             503,
             "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned(),
         )),
-        None => None,
+        Some(Fault::AnswerLate(_)) | None => None,
     };
     let (status, headers, body) = if let Some((status, body)) = canned {
         let status = hyper::StatusCode::from_u16(status).expect("a valid status");
