@@ -21,16 +21,15 @@ pub fn store(g: &Global) -> Result<KeyStore, Failure> {
 }
 
 /// The keys `--keys NAME` names, read from the store once per run: the
-/// session cache's key and the manager then use the same read.
+/// session cache's key and the manager then use the same read. A failed
+/// read is not kept: the next caller gets the store's own, typed error.
 pub fn stored(g: &Global, name: &str) -> Result<StoredKeys, Failure> {
-    static READ: std::sync::OnceLock<Result<StoredKeys, String>> = std::sync::OnceLock::new();
-    READ.get_or_init(|| {
-        store(g)
-            .and_then(|s| Ok(s.get(name)?))
-            .map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(Into::into)
+    static READ: std::sync::OnceLock<StoredKeys> = std::sync::OnceLock::new();
+    if let Some(keys) = READ.get() {
+        return Ok(keys.clone());
+    }
+    let keys = store(g)?.get(name)?;
+    Ok(READ.get_or_init(|| keys).clone())
 }
 
 /// `bsm keys add NAME`: reads the key, checks it with one

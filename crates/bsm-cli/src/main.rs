@@ -405,6 +405,24 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
              `aws configure --profile NAME` makes one"
         );
     }
+    if let Some(bsm::Error::Keychain { backend, kind, .. }) = err.downcast_ref::<bsm::Error>() {
+        match kind {
+            bsm::KeychainErrorKind::NotFound => eprintln!(
+                "  to fix: `bsm keys list` shows the names {backend} holds, `bsm keys add NAME` \
+                 stores keys; a name lives in the store it was added to (--keychain, BSM_KEYCHAIN)"
+            ),
+            bsm::KeychainErrorKind::NoAccess => eprintln!(
+                "  to fix: unlock {backend} (log in to the desktop session, or \
+                 `gnome-keyring-daemon --unlock`), or choose another store with --keychain"
+            ),
+            bsm::KeychainErrorKind::Unavailable => eprintln!(
+                "  to fix: choose a store that runs here with --keychain (secret-service needs a \
+                 session bus with a Secret Service; keyutils needs keyctl, which some containers \
+                 block)"
+            ),
+            _ => {}
+        }
+    }
     ExitCode::FAILURE
 }
 

@@ -265,8 +265,14 @@ async fn key_parts(g: &Global, kind: &'static str) -> Vec<(&'static str, String)
     let stored = g.keys.as_ref().map(|name| {
         match crate::keys::stored(g, name) {
             Ok(keys) => format!("{name}:{}", keys.access_key_id()),
-            // The build that follows a miss reports it.
-            Err(e) => format!("{name}: unreadable: {e}"),
+            // Never a hit, and nothing cached under it is found again: the
+            // build that follows reports the error (or, should the store
+            // answer then, its session is not served to a later run).
+            Err(_) => format!(
+                "{name}: unreadable at {:?} in {}",
+                std::time::SystemTime::now(),
+                std::process::id()
+            ),
         }
     });
     let mut parts = vec![

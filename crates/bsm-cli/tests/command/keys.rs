@@ -201,6 +201,12 @@ fn each_store_adds_lists_uses_and_removes(store: fn(&mut Command) -> &mut Comman
         )),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(&format!(
+            "  to fix: `bsm keys list` shows the names {backend} holds"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
