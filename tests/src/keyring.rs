@@ -132,6 +132,20 @@ impl FailingStore {
         self.state.fail_after.store(done + n, Ordering::SeqCst);
     }
 
+    /// Writes `value` as the entry `bsm`/`user`, as another version of bsm
+    /// or an interrupted run would have left it (not counted, never fails).
+    ///
+    /// # Panics
+    /// Never: the mock store takes any value.
+    pub fn set_raw(&self, user: &str, value: &str) {
+        use keyring_core::api::CredentialStoreApi as _;
+        self.inner
+            .build("bsm", user, None)
+            .unwrap()
+            .set_password(value)
+            .unwrap();
+    }
+
     /// How many writes were tried.
     #[must_use]
     pub fn writes(&self) -> usize {

@@ -560,6 +560,7 @@ mod tests {
         let old = StoredKeys::new(ID, SECRET).unwrap();
         let new = Credentials::new("AKIANEWKEYEXAMPLE000", "new/secret", None, None, "t");
         for keys in [
+            old.with_creating(vec![ID.to_owned(), "AKIAOTHERKEYEXAMPLE0".to_owned()]),
             old.with_pending(&new),
             old.promoted(&new),
             old.promoted(&new).settled(),

@@ -11,8 +11,9 @@
 //! 3. Store the new key beside the old one, as *pending*. If the store
 //!    fails, the new key is deleted at IAM with the old one. If bsm dies
 //!    before this step ends, the *creating* mark stays: the next rotation
-//!    deletes the keys IAM has that it did not have then, other than the
-//!    stored one, before anything else.
+//!    deletes, before anything else, the key IAM has that it did not have
+//!    then, other than the stored one, if IAM made it within 15 minutes of
+//!    the ask (a key made later is the user's own, left alone).
 //! 4. Wait until the new key works (`STS GetCallerIdentity` answers as the
 //!    same user: IAM is eventually consistent). If it never does within
 //!    [`wait_at_most`](RotateKeys::wait_at_most), the new key is deleted and
@@ -46,6 +47,10 @@ use crate::{SessionManager, SessionManagerBuilder};
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 /// How often it asks meanwhile.
 const POLL: Duration = Duration::from_secs(2);
+/// How long after an interrupted rotation asked for its key IAM may date
+/// that key (this machine's clock against IAM's): a key IAM made later is
+/// the user's, not the rotation's.
+const ORPHAN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 type Configure = Arc<dyn Fn(SessionManagerBuilder) -> SessionManagerBuilder + Send + Sync>;
 
@@ -158,8 +163,18 @@ impl RotateKeys {
             // new one: if bsm dies before it stores the new key, the next
             // rotation knows which key is its own.
             let before = list_keys(&old, user).await?;
+            let before = before.into_iter().map(|(id, _)| id).collect();
             self.write(keys.with_creating(before)).await?;
-            let new = create_key(&old, user).await?;
+            let new = match create_key(&old, user).await {
+                Ok(new) => new,
+                Err(e) => {
+                    // IAM refused (two keys already, no permission): the
+                    // note has nothing to name. Left if the store fails
+                    // too; the next rotation finds no key of its own then.
+                    let _ = self.write(keys.clone()).await;
+                    return Err(e);
+                }
+            };
             if let Err(e) = self.write(keys.with_pending(&new)).await {
                 return Err(self.undo(&old, &keys, &new, user, e, "stored").await);
             }
@@ -289,9 +304,11 @@ impl RotateKeys {
         self.stopped(state, cause)
     }
 
-    /// Deletes the keys an interrupted rotation made and did not store:
-    /// those IAM has now that it did not have `before`, other than the
-    /// stored one. Then clears the mark.
+    /// Deletes the key an interrupted rotation made and did not store: one
+    /// IAM has now that it did not have before the rotation asked for it,
+    /// other than the stored one, made within [`ORPHAN_WINDOW`] of the
+    /// ask. A key made later is the user's own, left alone (and logged).
+    /// Then clears the note.
     async fn delete_unstored(
         &self,
         with: &SessionManager,
@@ -299,8 +316,14 @@ impl RotateKeys {
         before: &[String],
         user: Option<&str>,
     ) -> Result<StoredKeys> {
-        for id in list_keys(with, user).await? {
+        let asked = keys.creating_at().unwrap_or(std::time::UNIX_EPOCH);
+        for (id, made) in list_keys(with, user).await? {
             if before.contains(&id) || id == keys.access_key_id() {
+                continue;
+            }
+            if made.is_some_and(|m| m > asked + ORPHAN_WINDOW) {
+                tracing::warn!(name = %self.name, key = %mask_access_key_id(&id),
+                    "a key made after the interrupted rotation is left alone");
                 continue;
             }
             if let Err(e) = delete_key(with, &id, user).await {
@@ -384,8 +407,11 @@ fn user_name(arn: &str) -> Result<Option<String>> {
     }
 }
 
-/// The user's access key ids at IAM.
-async fn list_keys(with: &SessionManager, user: Option<&str>) -> Result<Vec<String>> {
+/// The user's access key ids at IAM, with when IAM made each.
+async fn list_keys(
+    with: &SessionManager,
+    user: Option<&str>,
+) -> Result<Vec<(String, Option<std::time::SystemTime>)>> {
     let out = with
         .client::<aws_sdk_iam::Client>()
         .list_access_keys()
@@ -396,7 +422,12 @@ async fn list_keys(with: &SessionManager, user: Option<&str>) -> Result<Vec<Stri
     Ok(out
         .access_key_metadata
         .into_iter()
-        .filter_map(|k| k.access_key_id)
+        .filter_map(|k| {
+            let made = k
+                .create_date
+                .and_then(|d| std::time::SystemTime::try_from(d).ok());
+            Some((k.access_key_id?, made))
+        })
         .collect())
 }
 

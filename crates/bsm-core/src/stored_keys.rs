@@ -19,9 +19,10 @@ pub(crate) const PROVIDER_NAME: &str = "bsm-keychain";
 pub struct StoredKeys {
     access_key_id: String,
     secret_access_key: String,
-    /// The user's key ids at IAM just before a rotation asked for a new
-    /// key: a key not among them, and not stored, is the rotation's own.
-    creating: Option<Vec<String>>,
+    /// When a rotation asked IAM for a new key (seconds since the epoch,
+    /// this machine's clock), and the user's key ids at IAM just before: a
+    /// key not among them, not stored, and made then, is the rotation's own.
+    creating: Option<(u64, Vec<String>)>,
     pending: Option<(String, String)>,
     retired: Option<String>,
 }
@@ -105,14 +106,24 @@ impl StoredKeys {
     /// key, when one was asked for and not yet stored.
     #[must_use]
     pub fn creating_after(&self) -> Option<&[String]> {
-        self.creating.as_deref()
+        self.creating.as_ref().map(|(_, before)| before.as_slice())
     }
 
-    /// These keys, about to ask IAM for a new key while the user has
+    /// When that rotation asked for the new key.
+    pub(crate) fn creating_at(&self) -> Option<std::time::SystemTime> {
+        self.creating
+            .as_ref()
+            .map(|(at, _)| std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at))
+    }
+
+    /// These keys, about to ask IAM for a new key now, while the user has
     /// `before`.
     pub(crate) fn with_creating(&self, before: Vec<String>) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         StoredKeys {
-            creating: Some(before),
+            creating: Some((now, before)),
             ..self.clone()
         }
     }
@@ -161,7 +172,8 @@ impl StoredKeys {
         object
             .key("SecretAccessKey")
             .string(&self.secret_access_key);
-        if let Some(before) = &self.creating {
+        if let Some((at, before)) = &self.creating {
+            object.key("CreatingAt").string(&at.to_string());
             object.key("CreatingAfter").string(&before.join(","));
         }
         if let Some((id, secret)) = &self.pending {
@@ -218,12 +230,18 @@ impl StoredKeys {
             _ => return Err("half a pending key".to_owned()),
         };
         let retired = take("RetiredAccessKeyId");
-        let creating = take("CreatingAfter").map(|ids| {
-            ids.split(',')
-                .filter(|i| !i.is_empty())
-                .map(str::to_owned)
-                .collect()
-        });
+        let creating = match (take("CreatingAt"), take("CreatingAfter")) {
+            (Some(at), Some(ids)) => Some((
+                at.parse()
+                    .map_err(|_| "`CreatingAt` is not a number".to_owned())?,
+                ids.split(',')
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            (None, None) => None,
+            _ => return Err("half a creating note".to_owned()),
+        };
         if let Some(k) = fields.keys().next() {
             return Err(format!("unknown field `{k}`"));
         }

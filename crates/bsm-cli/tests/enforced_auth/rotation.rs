@@ -523,3 +523,50 @@ async fn a_rotation_killed_after_iam_made_the_key_leaves_no_orphan() {
         &[],
     );
 }
+
+#[tokio::test]
+async fn a_key_the_user_made_long_after_an_interrupted_rotation_is_left_alone() {
+    let _turn = turn().await;
+    let (user_name, user, failing, store, proxy) = in_a_failing_store().await;
+    // A rotation that asked for its key an hour ago and died; since then
+    // the user made a second key of their own.
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3600;
+    failing.set_raw(
+        "dev",
+        &format!(
+            r#"{{"Version":1,"AccessKeyId":"{}","SecretAccessKey":"{}","CreatingAt":"{an_hour_ago}","CreatingAfter":"{}"}}"#,
+            user.key_id, user.secret, user.key_id
+        ),
+    );
+    let own = with_key(&moto().endpoint(), &user.key_id, &user.secret)
+        .await
+        .iam_client()
+        .create_access_key()
+        .user_name(&user_name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    // The rotation may go on or stop (IAM allows two keys); the user's key
+    // stays either way.
+    let _ = rotate(&store, &proxy).send().await;
+    assert!(!deleted(&proxy).contains(&own), "{:?}", deleted(&proxy));
+    let kept = store.get("dev").unwrap();
+    assert_eq!(kept.creating_after(), None, "the note was not cleared");
+    let current = kept.credentials();
+    assert!(
+        keys_at_iam(
+            &user_name,
+            current.access_key_id(),
+            current.secret_access_key()
+        )
+        .await
+        .contains(&own)
+    );
+}
