@@ -24,12 +24,39 @@ pub fn store(g: &Global) -> Result<KeyStore, Failure> {
 /// session cache's key and the manager then use the same read. A failed
 /// read is not kept: the next caller gets the store's own, typed error.
 pub fn stored(g: &Global, name: &str) -> Result<StoredKeys, Failure> {
-    static READ: std::sync::OnceLock<StoredKeys> = std::sync::OnceLock::new();
-    if let Some(keys) = READ.get() {
+    static READ: std::sync::Mutex<Option<(String, StoredKeys)>> = std::sync::Mutex::new(None);
+    let mut read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((n, keys)) = read.as_ref()
+        && n == name
+    {
         return Ok(keys.clone());
     }
     let keys = store(g)?.get(name)?;
-    Ok(READ.get_or_init(|| keys).clone())
+    *read = Some((name.to_owned(), keys.clone()));
+    Ok(keys)
+}
+
+/// Warns when `keys` leave a rotation unfinished: replacing or removing
+/// them forgets a key IAM still has.
+fn warn_unfinished(name: &str, keys: &StoredKeys) {
+    let left: Vec<&str> = keys
+        .pending_access_key_id()
+        .into_iter()
+        .chain(keys.retired_access_key_id())
+        .collect();
+    if !left.is_empty() || keys.creating_after().is_some() {
+        eprintln!(
+            "warning: keys `{name}` had an unfinished rotation; IAM may still have a key that is \
+             now stored nowhere{}: `aws iam list-access-keys` shows the user's keys",
+            if left.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", left.join(", "))
+            }
+        );
+    }
 }
 
 /// `bsm keys add NAME`: reads the key, checks it with one
@@ -43,15 +70,20 @@ pub async fn add(
 ) -> Result<ExitCode, Failure> {
     bsm::keychain::check_name(name)?;
     let store = store(g)?;
+    // With --replace, whatever is there (even a malformed entry) goes.
     let stored = match store.get(name) {
-        Ok(_) => true,
+        Ok(keys) => Some(keys),
         Err(bsm::Error::Keychain {
             kind: bsm::KeychainErrorKind::NotFound,
             ..
-        }) => false,
+        }) => None,
+        Err(_) if replace => None,
         Err(e) => return Err(e.into()),
     };
-    if !replace && stored {
+    if let (true, Some(keys)) = (replace, &stored) {
+        warn_unfinished(name, keys);
+    }
+    if !replace && stored.is_some() {
         return Err(format!(
             "keys `{name}` are already stored in {}: `bsm keys rotate {name}` replaces them with \
              a new key, --replace stores these instead",
@@ -156,8 +188,12 @@ pub fn list(g: &Global) -> Result<ExitCode, Failure> {
 /// `bsm keys remove NAME`.
 pub fn remove(g: &Global, name: &str) -> Result<ExitCode, Failure> {
     let store = store(g)?;
-    let shown = store.get(name).ok().map(|k| k.masked_access_key_id());
+    let before = store.get(name).ok();
     store.remove(name)?;
+    if let Some(keys) = &before {
+        warn_unfinished(name, keys);
+    }
+    let shown = before.map(|k| k.masked_access_key_id());
     eprintln!(
         "removed keys `{name}`{} from {}; the key is still active at IAM",
         shown.map(|s| format!(" ({s})")).unwrap_or_default(),

@@ -456,7 +456,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } => keys::add(g, &name, stdin, replace).await,
             KeysCmd::List => keys::list(g),
             KeysCmd::Remove { name } => keys::remove(g, &name),
-            KeysCmd::Rotate { name, wait } => Box::pin(keys::rotate(g, &name, wait)).await,
+            KeysCmd::Rotate { name, wait } => keys::rotate(g, &name, wait).await,
         },
         Cmd::Whoami { no_mask, explain } => {
             let bsm = manager::build(g, Role::Once).await?;

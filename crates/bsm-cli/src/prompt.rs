@@ -150,8 +150,19 @@ mod no_echo {
             let mut quiet = saved;
             quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
             quiet.c_lflag |= libc::ICANON;
-            // _POSIX_VDISABLE: no character suspends.
-            quiet.c_cc[libc::VSUSP] = 0;
+            // No character suspends (Ctrl-Z; on the BSDs also the delayed
+            // suspend, Ctrl-Y).
+            quiet.c_cc[libc::VSUSP] = libc::_POSIX_VDISABLE;
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "freebsd",
+                target_os = "openbsd",
+                target_os = "netbsd",
+                target_os = "dragonfly"
+            ))]
+            {
+                quiet.c_cc[libc::VDSUSP] = libc::_POSIX_VDISABLE;
+            }
             let guard = NoEcho {
                 fd,
                 saved,

@@ -670,6 +670,16 @@ mod tests {
         for b in Backend::ALL {
             assert_eq!(b.name().parse::<Backend>().unwrap(), b);
         }
+        // Two lines in the wrong order: the secret where the id should be.
+        let err = StoredKeys::new(SECRET, ID).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidInput {
+                input: Input::AccessKeyId,
+                ..
+            }
+        ));
+        assert!(!format!("{err} {err:?}").contains(SECRET), "{err}");
         let err = StoredKeys::new(ID, "has space").unwrap_err();
         assert!(matches!(
             err,

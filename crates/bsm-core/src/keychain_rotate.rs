@@ -12,8 +12,9 @@
 //!    fails, the new key is deleted at IAM with the old one. If bsm dies
 //!    before this step ends, the *creating* mark stays: the next rotation
 //!    deletes, before anything else, the key IAM has that it did not have
-//!    then, other than the stored one, if IAM made it within 15 minutes of
-//!    the ask (a key made later is the user's own, left alone).
+//!    then, that no name of the store holds, if IAM dated it within 5 minutes of
+//!    the ask (a key made earlier or later, or one of several, is the
+//!    user's own, left alone).
 //! 4. Wait until the new key works (`STS GetCallerIdentity` answers as the
 //!    same user: IAM is eventually consistent). If it never does within
 //!    [`wait_at_most`](RotateKeys::wait_at_most), the new key is deleted and
@@ -47,10 +48,10 @@ use crate::{SessionManager, SessionManagerBuilder};
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
 /// How often it asks meanwhile.
 const POLL: Duration = Duration::from_secs(2);
-/// How long after an interrupted rotation asked for its key IAM may date
-/// that key (this machine's clock against IAM's): a key IAM made later is
-/// the user's, not the rotation's.
-const ORPHAN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How far from the moment an interrupted rotation asked for its key IAM
+/// may date that key (this machine's clock against IAM's, and the wait for
+/// the answer): a key dated further away is the user's, not the rotation's.
+const ORPHAN_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 type Configure = Arc<dyn Fn(SessionManagerBuilder) -> SessionManagerBuilder + Send + Sync>;
 
@@ -145,6 +146,12 @@ impl RotateKeys {
     /// and what IAM has), or with the store's or the service's error when
     /// nothing changed.
     pub async fn send(self) -> Result<Rotated> {
+        // Boxed: the steps' futures together are large to keep on a
+        // caller's stack.
+        Box::pin(self.run()).await
+    }
+
+    async fn run(self) -> Result<Rotated> {
         let keys = self.read().await?;
         if let Some(retired) = keys.retired_access_key_id() {
             return self.finish_delete(&keys, retired.to_owned(), true).await;
@@ -168,10 +175,13 @@ impl RotateKeys {
             let new = match create_key(&old, user).await {
                 Ok(new) => new,
                 Err(e) => {
-                    // IAM refused (two keys already, no permission): the
-                    // note has nothing to name. Left if the store fails
-                    // too; the next rotation finds no key of its own then.
-                    let _ = self.write(keys.clone()).await;
+                    // IAM answered no (two keys already, no permission):
+                    // the note has nothing to name. Any other failure (no
+                    // answer, an unreadable one) may hide a key IAM made:
+                    // the note stays for the next rotation.
+                    if refused_by_iam(&e) {
+                        let _ = self.write(keys.clone()).await;
+                    }
                     return Err(e);
                 }
             };
@@ -304,11 +314,12 @@ impl RotateKeys {
         self.stopped(state, cause)
     }
 
-    /// Deletes the key an interrupted rotation made and did not store: one
-    /// IAM has now that it did not have before the rotation asked for it,
-    /// other than the stored one, made within [`ORPHAN_WINDOW`] of the
-    /// ask. A key made later is the user's own, left alone (and logged).
-    /// Then clears the note.
+    /// Deletes the key an interrupted rotation made and did not store: the
+    /// one key IAM has now that it did not have before the rotation asked,
+    /// that no name of the store holds, and that IAM dated within
+    /// [`ORPHAN_WINDOW`] of the ask. Any other key (one of several, an
+    /// undated one, one made long before or after) is the user's, left
+    /// alone and logged. Then clears the note.
     async fn delete_unstored(
         &self,
         with: &SessionManager,
@@ -316,30 +327,62 @@ impl RotateKeys {
         before: &[String],
         user: Option<&str>,
     ) -> Result<StoredKeys> {
-        let asked = keys.creating_at().unwrap_or(std::time::UNIX_EPOCH);
-        for (id, made) in list_keys(with, user).await? {
-            if before.contains(&id) || id == keys.access_key_id() {
-                continue;
+        let asked = keys.creating_at();
+        let stored = self.stored_ids().await;
+        let candidates: Vec<(String, Option<std::time::SystemTime>)> = list_keys(with, user)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| !before.contains(id) && id != keys.access_key_id())
+            .filter(|(id, _)| !stored.contains(id))
+            .collect();
+        let near_the_ask = |made: Option<std::time::SystemTime>| match (asked, made) {
+            (Some(asked), Some(made)) => {
+                let apart = made.duration_since(asked).unwrap_or_else(|e| e.duration());
+                apart <= ORPHAN_WINDOW
             }
-            if made.is_some_and(|m| m > asked + ORPHAN_WINDOW) {
-                tracing::warn!(name = %self.name, key = %mask_access_key_id(&id),
-                    "a key made after the interrupted rotation is left alone");
-                continue;
+            _ => false,
+        };
+        match candidates.as_slice() {
+            [(id, made)] if near_the_ask(*made) => {
+                if let Err(e) = delete_key(with, id, user).await {
+                    let state = format!(
+                        "an earlier rotation made the key {id} and did not store it; it could \
+                         not be deleted; the stored key {} is unchanged",
+                        keys.access_key_id()
+                    );
+                    return Err(self.stopped(state, e));
+                }
+                tracing::info!(name = %self.name, orphan = %mask_access_key_id(id),
+                    "deleted a key an interrupted rotation made");
             }
-            if let Err(e) = delete_key(with, &id, user).await {
-                let state = format!(
-                    "an earlier rotation made the key {id} and did not store it; it could not be \
-                     deleted; the stored key {} is unchanged",
-                    keys.access_key_id()
-                );
-                return Err(self.stopped(state, e));
+            others => {
+                for (id, _) in others {
+                    tracing::warn!(name = %self.name, key = %mask_access_key_id(id),
+                        "a key the interrupted rotation may not have made is left alone");
+                }
             }
-            tracing::info!(name = %self.name, orphan = %mask_access_key_id(&id),
-                "deleted a key an interrupted rotation made");
         }
         let settled = keys.settled();
         self.write(settled.clone()).await?;
         Ok(settled)
+    }
+
+    /// The key ids stored under any name of the store (what cannot be read
+    /// is left out).
+    async fn stored_ids(&self) -> Vec<String> {
+        let store = self.store.clone();
+        self.blocking(move || {
+            let mut ids = Vec::new();
+            for name in store.names()? {
+                if let Ok(keys) = store.get(&name) {
+                    ids.push(keys.access_key_id().to_owned());
+                    ids.extend(keys.pending_access_key_id().map(str::to_owned));
+                }
+            }
+            Ok(ids)
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Deletes the old key `retired` with the stored key, retrying within
@@ -405,6 +448,19 @@ fn user_name(arn: &str) -> Result<Option<String>> {
             "only an IAM user's (or the root's) access keys can be rotated",
         )),
     }
+}
+
+/// Whether IAM answered with an error of the caller's (4xx): it did not
+/// act on the request.
+fn refused_by_iam(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Service {
+            kind: crate::ServiceErrorKind::ErrorAnswer,
+            status: Some(400..=499),
+            ..
+        }
+    )
 }
 
 /// The user's access key ids at IAM, with when IAM made each.

@@ -111,9 +111,8 @@ impl StoredKeys {
 
     /// When that rotation asked for the new key.
     pub(crate) fn creating_at(&self) -> Option<std::time::SystemTime> {
-        self.creating
-            .as_ref()
-            .map(|(at, _)| std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at))
+        let (at, _) = self.creating.as_ref()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(*at))
     }
 
     /// These keys, about to ask IAM for a new key now, while the user has
@@ -232,8 +231,10 @@ impl StoredKeys {
         let retired = take("RetiredAccessKeyId");
         let creating = match (take("CreatingAt"), take("CreatingAfter")) {
             (Some(at), Some(ids)) => Some((
-                at.parse()
-                    .map_err(|_| "`CreatingAt` is not a number".to_owned())?,
+                at.parse::<u64>()
+                    .ok()
+                    .filter(|at| *at <= 1 << 40)
+                    .ok_or_else(|| "`CreatingAt` is not a time in seconds".to_owned())?,
                 ids.split(',')
                     .filter(|i| !i.is_empty())
                     .map(str::to_owned)

@@ -288,12 +288,13 @@ async fn a_rotation_that_cannot_delete_the_old_key_is_finished_by_the_next() {
     );
 }
 
-/// The `AccessKeyId`s of the `DeleteAccessKey` requests `proxy` passed.
+/// The `AccessKeyId`s of the `DeleteAccessKey` requests moto answered with
+/// success through `proxy`.
 fn deleted(proxy: &Proxy) -> Vec<String> {
     proxy
         .requests()
         .into_iter()
-        .filter(|r| r.action() == "DeleteAccessKey")
+        .filter(|r| r.action() == "DeleteAccessKey" && r.status == 200)
         .filter_map(|r| r.param("AccessKeyId"))
         .collect()
 }
