@@ -33,7 +33,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-matrix";
 const CELL_LIMIT: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Client {
+pub(crate) enum Client {
     Boto3,
     CliV1,
     CliV2,
@@ -60,7 +60,8 @@ enum Parent {
     Ec2,
 }
 
-const CLIENTS: [Client; 5] = [
+/// Every client of the matrix (also the ones `keys.rs` runs).
+pub(crate) const CLIENTS: [Client; 5] = [
     Client::Boto3,
     Client::CliV1,
     Client::CliV2,
@@ -84,7 +85,7 @@ const PARENTS: [Parent; 7] = [
 ];
 
 impl Client {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Client::Boto3 => "boto3",
             Client::CliV1 => "AWS CLI v1",
@@ -152,7 +153,7 @@ impl Parent {
 }
 
 /// Where each client lives, or why it is missing.
-struct Programs {
+pub(crate) struct Programs {
     bsm: PathBuf,
     rust: Result<PathBuf, String>,
     cli_v2: Result<PathBuf, String>,
@@ -160,7 +161,7 @@ struct Programs {
 }
 
 impl Programs {
-    fn find() -> Self {
+    pub(crate) fn find() -> Self {
         let bsm = PathBuf::from(env!("CARGO_BIN_EXE_bsm"));
         let rust = bsm.with_file_name("sdk_probe");
         let rust = if rust.exists() {
@@ -204,7 +205,7 @@ impl Programs {
 
     /// The client's command, printing its principal ARN; with `profile`,
     /// pinned to that profile the way its users pin one.
-    fn client(&self, client: Client, profile: Option<&str>) -> Result<Command, String> {
+    pub(crate) fn client(&self, client: Client, profile: Option<&str>) -> Result<Command, String> {
         let mut cmd = match client {
             Client::Boto3 => {
                 let mut cmd = Command::new(venv_bin("python"));

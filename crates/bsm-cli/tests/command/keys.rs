@@ -353,6 +353,33 @@ fn stored_keys_serve_as_a_credential_process_and_a_loop_back_is_refused() {
         who.contains(&format!("Principal Arn = {arn}\n")),
         "{who} {arn}"
     );
+    // Every SDK of the handoff matrix through the same profile: the same
+    // principal, and still the one session.
+    let programs = crate::handoff_matrix::Programs::find();
+    for client in crate::handoff_matrix::CLIENTS {
+        let mut cmd = programs
+            .client(client, Some("stored"))
+            .unwrap_or_else(|e| panic!("{}: {e}", client.name()));
+        isolate(&mut cmd);
+        secret_service().apply(&mut cmd);
+        let out = cmd
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            client.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            arn,
+            "{}",
+            client.name()
+        );
+    }
     assert_eq!(signers(&proxy, "GetSessionToken"), [user.key_id.as_str()]);
 
     run(
