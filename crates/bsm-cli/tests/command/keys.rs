@@ -398,40 +398,18 @@ fn the_session_cache_is_keyed_by_the_stored_key_id() {
     let proxy = rt.block_on(async { Proxy::start(moto().addr()) });
     add(keyutils, &name, &first, &proxy);
     let role = format!("arn:aws:iam::123456789012:role/{}", unique("cached"));
-    let export = |secret: &str| {
-        let (ok, json, stderr) = run(
-            bsm(keyutils).args([
-                "--keys",
-                &name,
-                "--role-arn",
-                &role,
-                "--endpoint-url",
-                &proxy.endpoint(),
-                "export",
-                "--format",
-                "process",
-            ]),
-            secret,
-        );
+    // `export --format process` of the stored keys, with `extra` options.
+    let export_with = |extra: &[&str], secret: &str| {
+        let mut cmd = bsm(keyutils);
+        cmd.args(["--keys", &name, "--endpoint-url", &proxy.endpoint()])
+            .args(extra)
+            .args(["export", "--format", "process"]);
+        let (ok, json, stderr) = run(&mut cmd, secret);
         assert!(ok, "{stderr}");
         json
     };
-    let session = |secret: &str| {
-        let (ok, json, stderr) = run(
-            bsm(keyutils).args([
-                "--keys",
-                &name,
-                "--endpoint-url",
-                &proxy.endpoint(),
-                "export",
-                "--format",
-                "process",
-            ]),
-            secret,
-        );
-        assert!(ok, "{stderr}");
-        json
-    };
+    let export = |secret: &str| export_with(&["--role-arn", &role], secret);
+    let session = |secret: &str| export_with(&[], secret);
     let first_session = session(&first.secret);
     assert_eq!(session(&first.secret), first_session);
     assert_eq!(signers(&proxy, "GetSessionToken"), [first.key_id.as_str()]);

@@ -27,6 +27,24 @@ async fn rotating_user() -> (String, User) {
     .await
 }
 
+/// A [`rotating_user`] whose key `bsm keys add` stored under a new name
+/// in `store`; moto enforces auth from here on.
+async fn stored_rotating_user(
+    store: fn(&mut Command) -> &mut Command,
+    prefix: &str,
+) -> (String, User, String) {
+    let (user_name, user) = rotating_user().await;
+    enforce_auth_now();
+    let name = unique(prefix);
+    let (ok, _, stderr) = run(
+        bsm(store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
+        &format!("{}\n{}\n", user.key_id, user.secret),
+        &[user.secret.as_str()],
+    );
+    assert!(ok, "{stderr}");
+    (user_name, user, name)
+}
+
 async fn with_key(endpoint: &str, id: &str, secret: &str) -> SessionManager {
     SessionManager::builder()
         .credentials(id, secret, None)
@@ -167,16 +185,8 @@ async fn a_wrong_secret_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn rotate_stores_a_new_key_and_moto_refuses_the_old_one() {
     let _turn = turn().await;
-    let (user_name, user) = rotating_user().await;
-    enforce_auth_now();
-    let name = unique("rotate");
+    let (user_name, user, name) = stored_rotating_user(secret_service_store, "rotate").await;
     let secrets = [user.secret.as_str()];
-    let (ok, _, stderr) = run(
-        bsm(secret_service_store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
-        &format!("{}\n{}\n", user.key_id, user.secret),
-        &secrets,
-    );
-    assert!(ok, "{stderr}");
 
     let (ok, _, stderr) = run(
         bsm(secret_service_store, &moto().endpoint())
@@ -217,16 +227,8 @@ async fn rotate_stores_a_new_key_and_moto_refuses_the_old_one() {
 #[tokio::test]
 async fn a_rotation_that_cannot_delete_the_old_key_is_finished_by_the_next() {
     let _turn = turn().await;
-    let (user_name, user) = rotating_user().await;
-    enforce_auth_now();
-    let name = unique("undeleted");
+    let (user_name, user, name) = stored_rotating_user(keyutils, "undeleted").await;
     let secrets = [user.secret.as_str()];
-    let (ok, _, stderr) = run(
-        bsm(keyutils, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
-        &format!("{}\n{}\n", user.key_id, user.secret),
-        &secrets,
-    );
-    assert!(ok, "{stderr}");
 
     let proxy = Proxy::start(moto().addr());
     proxy.fail_all(Some("DeleteAccessKey"), Fault::Unavailable);
@@ -449,16 +451,8 @@ async fn a_failed_promotion_keeps_both_keys_and_the_next_rotation_finishes() {
 #[tokio::test]
 async fn a_rotation_killed_after_iam_made_the_key_leaves_no_orphan() {
     let _turn = turn().await;
-    let (user_name, user) = rotating_user().await;
-    enforce_auth_now();
-    let name = unique("killed");
+    let (user_name, user, name) = stored_rotating_user(secret_service_store, "killed").await;
     let secrets = [user.secret.as_str()];
-    let (ok, _, stderr) = run(
-        bsm(secret_service_store, &moto().endpoint()).args(["keys", "add", &name, "--stdin"]),
-        &format!("{}\n{}\n", user.key_id, user.secret),
-        &secrets,
-    );
-    assert!(ok, "{stderr}");
 
     // IAM makes the key; its answer is held back, and bsm is killed
     // (SIGKILL: no handler, no clean-up) before it can store the key.
