@@ -184,19 +184,20 @@ fn exec_becomes_the_command_so_signals_reach_it() {
             ])
             .spawn()
             .unwrap();
+        // The shell makes the file before it writes the PID: wait for a
+        // whole line (seen here: an empty file read in between).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !ready.exists() {
+        let pid: u32 = loop {
+            let line = std::fs::read_to_string(&ready).unwrap_or_default();
+            if let Some(pid) = line.strip_suffix('\n').and_then(|l| l.trim().parse().ok()) {
+                break pid;
+            }
             assert!(
                 std::time::Instant::now() < deadline,
                 "the command never started"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let pid: u32 = std::fs::read_to_string(&ready)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        };
         assert_eq!(
             pid,
             child.id(),
