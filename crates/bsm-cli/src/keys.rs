@@ -205,23 +205,10 @@ pub fn remove(g: &Global, name: &str) -> Result<ExitCode, Failure> {
 /// `bsm keys rotate NAME`.
 pub async fn rotate(g: &Global, name: &str, wait: u64) -> Result<ExitCode, Failure> {
     let store = store(g)?;
-    let (region, endpoint) = (g.region.clone(), g.endpoint_url.clone());
-    let profile = g.profile.clone();
     let rotated = store
         .rotate(name)
         .wait_at_most(std::time::Duration::from_secs(wait))
-        .configure(move |mut b| {
-            if let Some(p) = &profile {
-                b = b.profile_name(p);
-            }
-            if let Some(r) = &region {
-                b = b.region(r);
-            }
-            if let Some(u) = &endpoint {
-                b = b.endpoint_url(u);
-            }
-            b
-        })
+        .configure(crate::manager::settings(g))
         .send()
         .await?;
     eprintln!(

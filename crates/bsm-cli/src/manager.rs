@@ -121,17 +121,7 @@ async fn source(g: &Global) -> Result<SessionManager, Failure> {
     if let Some(name) = &g.keys {
         return with_keys(g, &crate::keys::stored(g, name)?).await;
     }
-    let mut builder = SessionManager::builder();
-    if let Some(p) = &g.profile {
-        builder = builder.profile_name(p);
-    }
-    if let Some(r) = &g.region {
-        builder = builder.region(r);
-    }
-    if let Some(u) = &g.endpoint_url {
-        builder = builder.endpoint_url(u);
-    }
-    Ok(builder.build().await?)
+    Ok(settings(g)(SessionManager::builder()).build().await?)
 }
 
 /// The source, or with `--mfa-session` an MFA session of it (from the
@@ -372,6 +362,27 @@ async fn profile_settings(profile: Option<&str>) -> Vec<(&'static str, String)> 
     parts
 }
 
+/// The command's settings for a manager's builder: `--profile` (read for
+/// the region and endpoint, and for credentials only when the builder has
+/// none), `--region`, `--endpoint-url`. Owned, for the rotation's managers.
+pub fn settings(
+    g: &Global,
+) -> impl Fn(bsm::SessionManagerBuilder) -> bsm::SessionManagerBuilder + Send + Sync + 'static {
+    let (profile, region, endpoint) = (g.profile.clone(), g.region.clone(), g.endpoint_url.clone());
+    move |mut builder| {
+        if let Some(p) = &profile {
+            builder = builder.profile_name(p);
+        }
+        if let Some(r) = &region {
+            builder = builder.region(r);
+        }
+        if let Some(u) = &endpoint {
+            builder = builder.endpoint_url(u);
+        }
+        builder
+    }
+}
+
 /// A manager on stored keys (`--keys`), with the region and endpoint the
 /// command's settings give.
 pub async fn with_keys(
@@ -385,15 +396,9 @@ pub async fn with_keys(
 /// command's settings give (its profile is read for them, not for
 /// credentials).
 async fn from_cached(g: &Global, creds: Credentials) -> Result<SessionManager, Failure> {
-    let mut builder = SessionManager::builder().credentials_provider(creds);
-    if let Some(p) = &g.profile {
-        builder = builder.profile_name(p);
-    }
-    if let Some(r) = &g.region {
-        builder = builder.region(r);
-    }
-    if let Some(u) = &g.endpoint_url {
-        builder = builder.endpoint_url(u);
-    }
-    Ok(builder.build().await?)
+    Ok(
+        settings(g)(SessionManager::builder().credentials_provider(creds))
+            .build()
+            .await?,
+    )
 }
