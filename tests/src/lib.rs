@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod keyring;
 mod moto;
+mod moto_server;
 mod proxy;
 pub mod sign_in;
 pub mod sources;

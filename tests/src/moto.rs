@@ -3,32 +3,30 @@
 //! should the binary die without running it, moto sees its stdin close and
 //! exits by itself.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+
+use crate::moto_server::MotoServer;
 
 /// A running moto server.
 #[derive(Debug)]
 pub struct Moto {
-    addr: SocketAddr,
     // Held so that moto's stdin stays open while the binary runs.
-    _child: Mutex<Child>,
+    server: MotoServer,
 }
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static PID: AtomicI32 = AtomicI32::new(0);
 
-/// Runs moto's server in a thread and exits when stdin closes, i.e. when
-/// the test binary that started it is gone. Before it serves, it gives the
-/// keys of the lived-in home (`tests/lived-in-home/.aws`) to IAM users of
-/// account 210987654321, so a child that reads them reports a principal of
-/// its own (moto takes any other key for `user/moto` of 123456789012, the
-/// account the tests hand over).
-const WATCHDOG: &str = "\
-import os, sys, threading
+/// Before moto serves, gives the keys of the lived-in home
+/// (`tests/lived-in-home/.aws`) to IAM users of account 210987654321, so a
+/// child that reads them reports a principal of its own (moto takes any
+/// other key for `user/moto` of 123456789012, the account the tests hand
+/// over).
+const SEED: &str = "\
 from moto.iam.models import iam_backends
 iam = iam_backends['210987654321']['aws']
 for user, key_id, secret in [
@@ -40,12 +38,6 @@ for user, key_id, secret in [
     del iam.access_keys[key.physical_resource_id]
     key.access_key_id, key.secret_access_key = key_id, secret
     iam.access_keys[key.physical_resource_id] = key
-from moto.server import main
-def watch():
-    sys.stdin.read()
-    os._exit(0)
-threading.Thread(target=watch, daemon=True).start()
-main(['-H', '127.0.0.1', '-p', sys.argv[1]])
 ";
 
 const SETUP_HINT: &str = "moto is not installed: run `cargo xtask test` (it installs moto[server] \
@@ -103,49 +95,28 @@ fn python() -> Result<PathBuf, String> {
 
 impl Moto {
     fn start() -> Result<Self, String> {
-        let python = python()?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut child = Command::new(python)
-            .args(["-c", WATCHDOG, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start moto: {e}"))?;
-        PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+        let server =
+            MotoServer::start(&python()?, SEED, &[]).map_err(|e| format!("{e}; {SETUP_HINT}"))?;
+        PID.store(
+            i32::try_from(server.child.id()).unwrap_or(0),
+            Ordering::SeqCst,
+        );
         // SAFETY: registers a plain extern "C" function with no captured state.
         unsafe {
             libc::atexit(stop_moto);
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("moto exited at start ({status}); {SETUP_HINT}"));
-            }
-            if Instant::now() > deadline {
-                return Err("moto did not listen within 60 s".to_owned());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Self {
-            addr,
-            _child: Mutex::new(child),
-        })
+        Ok(Self { server })
     }
 
     /// `http://127.0.0.1:PORT`.
     #[must_use]
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.endpoint()
     }
 
     /// The socket address.
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 }

@@ -142,7 +142,7 @@ fn recording_moto(root: &Path, venv: &Path) -> Result<Moto, String> {
 /// `cargo xtask bench-python`.
 pub fn python() -> Result<(), String> {
     let root = root();
-    let venv = emulator::ensure_venv(&root)?;
+    let venv = emulator::ensure_venv(&root, None)?;
     let mut build = cargo();
     build.args([
         "build",

@@ -4,14 +4,16 @@
 //! starts its own emulator through `bsm-tests`; this module only installs
 //! it.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use crate::moto_server::MotoServer;
 
 /// Creates `<root>/.venv` and installs `tests/requirements.txt` into it,
 /// unless the same requirements are installed already. Returns the venv path.
-pub fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
+/// What the installers print goes to `log` when one is given (the suite
+/// installs while it builds), else to the terminal.
+pub fn ensure_venv(root: &Path, log: Option<&Path>) -> Result<PathBuf, String> {
     let venv = root.join(".venv");
     let reqs_path = root.join("tests/requirements.txt");
     let reqs = std::fs::read_to_string(&reqs_path)
@@ -30,12 +32,14 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
     check(
         Command::new(&python).args(["-m", "venv"]).arg(&venv),
         "python3 -m venv",
+        log,
     )?;
     check(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
             .arg(&reqs_path),
         "pip install -r tests/requirements.txt",
+        log,
     )?;
     std::fs::write(&stamp, reqs).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(venv)
@@ -44,8 +48,8 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
 /// Installs `tests/js` (the AWS SDK for JavaScript v3 at the version its
 /// lock file pins, and the script the tests run) into `<target>/js` with
 /// `npm ci`, unless the same lock file is installed already. Returns the
-/// folder.
-pub fn ensure_js(root: &Path, target: &Path) -> Result<PathBuf, String> {
+/// folder. `log` as for [`ensure_venv`].
+pub fn ensure_js(root: &Path, target: &Path, log: Option<&Path>) -> Result<PathBuf, String> {
     let from = root.join("tests/js");
     let to = target.join("js");
     let lock = std::fs::read_to_string(from.join("package-lock.json"))
@@ -68,20 +72,40 @@ pub fn ensure_js(root: &Path, target: &Path) -> Result<PathBuf, String> {
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&to),
         "npm ci in target/js (Node.js and npm come with the machine; see README, Set-up)",
+        log,
     )?;
     std::fs::write(&stamp, lock).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(to)
 }
 
-fn check(cmd: &mut Command, what: &str) -> Result<(), String> {
+/// Runs `cmd`; with a `log`, its output is appended there and, should it
+/// fail, the log's last lines are part of the error.
+fn check(cmd: &mut Command, what: &str, log: Option<&Path>) -> Result<(), String> {
+    if let Some(log) = log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        cmd.stdout(file).stderr(err);
+    }
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {what}: {e}"))?;
     if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed: {status}"))
+        return Ok(());
     }
+    let tail = log
+        .and_then(|log| std::fs::read_to_string(log).ok())
+        .map(|text| {
+            let lines: Vec<&str> = text.lines().collect();
+            format!("\n{}", lines[lines.len().saturating_sub(40)..].join("\n"))
+        })
+        .unwrap_or_default();
+    Err(format!("{what} failed: {status}{tail}"))
 }
 
 /// `PATH` with the venv's `bin` first, so child processes find `aws`.
@@ -107,14 +131,13 @@ pub fn demo_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A moto server on 127.0.0.1, stopped by PID when dropped.
-pub struct Moto {
-    child: Child,
-    addr: SocketAddr,
-}
+/// A moto server on 127.0.0.1 (the tests' launcher, see
+/// `tests/src/moto_server.rs`), stopped by PID when dropped; should xtask
+/// die first, moto sees its stdin close and exits by itself.
+pub struct Moto(MotoServer);
 
 impl Moto {
-    /// Starts `moto_server` from the venv on a free loopback port and waits
+    /// Starts moto with the venv's Python on a free loopback port and waits
     /// until it accepts connections.
     pub fn start(venv: &Path) -> Result<Self, String> {
         Self::start_with(venv, &[])
@@ -123,41 +146,17 @@ impl Moto {
     /// Like [`start`](Self::start), with extra environment variables for
     /// moto (e.g. `MOTO_ENABLE_RECORDING`).
     pub fn start_with(venv: &Path, env: &[(&str, &str)]) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start moto_server: {e}"))?;
-        let mut moto = Self { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("moto_server exited at start: {status}"));
-            }
-            if Instant::now() > deadline {
-                return Err("moto_server did not listen within 60 s".to_owned());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(moto)
+        MotoServer::start(&venv.join("bin/python"), "", env).map(Self)
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.endpoint()
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.stop();
     }
 }

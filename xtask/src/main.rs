@@ -21,6 +21,10 @@ mod regen;
 // crate root, as they do in bsm-macros.
 #[path = "../../crates/bsm-macros/src/model.rs"]
 mod model;
+// The tests' moto launcher, so that the demo and the benchmarks start moto
+// exactly as the tests do.
+#[path = "../../tests/src/moto_server.rs"]
+mod moto_server;
 #[cfg(test)]
 mod regen_tests;
 #[path = "../../crates/bsm-macros/src/validate.rs"]
@@ -45,11 +49,13 @@ commands:
   demo  install the emulator into ./.venv if missing, start it on 127.0.0.1,
         run examples/tour.rs against it, stop it
   test  same set-up and the AWS SDK for JavaScript v3 (npm ci into
-        target/js), then the layer rules of bsm-core, cargo fmt --check, clippy -D warnings, the docs as
-        docs.rs builds them (into target/docsrs), cargo package with
-        verification, the doc tests and every test; prints each step's time
-        and the size of target/; with CI set, no incremental caches and each
-        step's leftovers that no later step reads are removed
+        target/js), both while the first build runs, then the layer rules
+        of bsm-core, cargo fmt --check, the test build with clippy -D
+        warnings as its compiler wrapper, the docs as docs.rs builds them
+        (into target/docsrs), cargo package with verification, the doc
+        tests and every test; prints each step's time and the size of
+        target/; with CI set, no incremental caches and the docs.rs build
+        removed once checked
   layers [SRC]
         that step alone (or for the sources in SRC): no module of bsm-core uses one that uses it back,
         no file of it is over 600 lines outside its tests (ARCHITECTURE.md);
@@ -176,29 +182,6 @@ fn on_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
-/// Removes the metadata that `cargo clippy` left for later `cargo clippy`
-/// runs only: a `lib*.rmeta` with no `.rlib` of the same unit beside it is
-/// the output of a check, which no build, doc test or test reads.
-fn drop_check_only_metadata(deps: &Path) -> Result<(), String> {
-    let names: std::collections::HashSet<String> = std::fs::read_dir(deps)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    for name in &names {
-        let Some(stem) = name.strip_suffix(".rmeta") else {
-            continue;
-        };
-        if !names.contains(&format!("{stem}.rlib")) {
-            let path = deps.join(name);
-            std::fs::remove_file(&path)
-                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
 fn run(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     println!("$ {shown}");
@@ -213,7 +196,7 @@ fn run(mut cmd: Command) -> Result<(), String> {
 }
 
 fn demo() -> Result<(), String> {
-    let venv = emulator::ensure_venv(&root())?;
+    let venv = emulator::ensure_venv(&root(), None)?;
     let moto = emulator::Moto::start(&venv)?;
     println!("moto is listening on {}", moto.endpoint());
     let mut cmd = cargo();
@@ -235,31 +218,28 @@ fn demo() -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     let start = Instant::now();
-    let venv = step("emulator", || emulator::ensure_venv(&root()))?;
-    step("JavaScript SDK", || {
-        emulator::ensure_js(&root(), &target_dir())
-    })?;
+    // The emulator and the JavaScript SDK are fetched from the registries
+    // while the first build runs: the two wait on the network, the build on
+    // the cores. Their output goes to a log shown when they fail.
+    let installs = std::thread::spawn(|| -> Result<PathBuf, String> {
+        let log = target_dir().join("xtask-installs.log");
+        std::fs::create_dir_all(target_dir())
+            .map_err(|e| format!("cannot create {}: {e}", target_dir().display()))?;
+        let venv = emulator::ensure_venv(&root(), Some(&log))?;
+        emulator::ensure_js(&root(), &target_dir(), Some(&log))?;
+        Ok(venv)
+    });
     step("layers", layers_step)?;
     step("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);
         run(fmt)
     })?;
-    step("clippy", || {
-        let mut clippy = cargo();
-        clippy.args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]);
-        run(clippy)?;
-        if on_ci() {
-            drop_check_only_metadata(&target_dir().join("debug/deps"))?;
-        }
-        Ok(())
+    step(CLIPPY_BUILD, || {
+        let mut build = cargo();
+        build.args(["test", "--workspace", "--all-targets", "--no-run"]);
+        with_clippy(&mut build);
+        run(build)
     })?;
     step(DOCS_RS, || {
         publish::docs_rs()?;
@@ -271,21 +251,57 @@ fn test() -> Result<(), String> {
         Ok(())
     })?;
     step(PACKAGE, publish::package)?;
+    let venv = step("emulator and JavaScript SDK", || {
+        installs
+            .join()
+            .map_err(|_| "the installs' thread panicked".to_owned())?
+    })?;
     step("doc tests", || {
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"]);
+        with_clippy(&mut doc);
         isolate_from_aws(&mut doc);
         run(doc)
     })?;
     step("tests", || {
         let mut tests = cargo();
         tests.args(["test", "--workspace", "--all-targets"]);
+        with_clippy(&mut tests);
         tests.env("BSM_VENV", &venv);
         isolate_from_aws(&mut tests);
         run(tests)
     })?;
     println!("cargo xtask test: all steps passed in {}", seconds(start));
     Ok(())
+}
+
+const CLIPPY_BUILD: &str = "clippy -D warnings, in the test build";
+
+/// Makes `cmd` (a `cargo test` of the workspace) compile the workspace's
+/// crates with clippy's driver and `-D warnings`, the way `cargo clippy`
+/// runs it (`RUSTC_WORKSPACE_WRAPPER` and `CLIPPY_ARGS`, set here for
+/// `cargo test` instead of `cargo check`). The lints are clippy's, on every
+/// target, and the SDK crates are compiled once, for the tests, instead of a
+/// second time for a check build (on 2 cores that check cost about 3
+/// minutes of a clean run). Every `cargo test` of the suite sets the same,
+/// so none of them compiles the workspace again.
+fn with_clippy(cmd: &mut Command) {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver()).env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+}
+
+/// clippy's driver beside the cargo that runs us (rustup puts both in the
+/// toolchain's `bin`), else the one on `PATH`.
+fn clippy_driver() -> PathBuf {
+    std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|cargo| {
+            let driver = cargo.with_file_name("clippy-driver");
+            driver.exists().then_some(driver)
+        })
+        .unwrap_or_else(|| PathBuf::from("clippy-driver"))
 }
 
 /// The layer rules of bsm-core (see `layers.rs` and ARCHITECTURE.md): prints
@@ -415,7 +431,7 @@ fn sorted_names(dir: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{bytes_under, drop_check_only_metadata, sorted_names};
+    use super::bytes_under;
 
     /// bsm-core reads and writes its JSON with `aws-smithy-json`, a 0.x crate
     /// that it names by minor version. When aws-config moves to the next minor,
@@ -480,32 +496,14 @@ mod tests {
     }
 
     #[test]
-    fn only_check_metadata_is_dropped_and_hard_links_count_once() {
+    fn hard_links_count_once() {
         let dir = std::env::temp_dir().join(format!("bsm-xtask-deps-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in [
-            ("libbuilt-1111.rlib", 100),
-            ("libbuilt-1111.rmeta", 10),
-            ("libchecked-2222.rmeta", 1000),
-            ("libmacro-3333.so", 7),
-            ("checked-2222.d", 3),
-        ] {
+        for (name, bytes) in [("libbuilt-1111.rlib", 100), ("libmacro-3333.so", 7)] {
             std::fs::write(dir.join(name), vec![0u8; bytes]).unwrap();
         }
         std::fs::hard_link(dir.join("libmacro-3333.so"), dir.join("linked.so")).unwrap();
-        assert_eq!(bytes_under(&dir), 100 + 10 + 1000 + 7 + 3);
-        drop_check_only_metadata(&dir).unwrap();
-        assert_eq!(
-            sorted_names(&dir),
-            [
-                "checked-2222.d",
-                "libbuilt-1111.rlib",
-                "libbuilt-1111.rmeta",
-                "libmacro-3333.so",
-                "linked.so"
-            ]
-        );
-        assert_eq!(bytes_under(&dir), 100 + 10 + 7 + 3);
+        assert_eq!(bytes_under(&dir), 100 + 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -65,7 +65,7 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
     // (missed, timed out) and mutants of code changed since.
     let iterate = args.iter().any(|a| a == "--iterate");
     let only: Vec<&String> = args.iter().filter(|a| *a != "--iterate").collect();
-    let venv = crate::emulator::ensure_venv(&root())?;
+    let venv = crate::emulator::ensure_venv(&root(), None)?;
     for (path, packages, tests) in TARGETS {
         let file = std::path::Path::new(path)
             .file_stem()

@@ -15,7 +15,7 @@ use bsm_tests::{Fault, OffsetClock, Proxy, manager_with_time, moto};
 const ROLE: &str = "arn:aws:iam::123456789012:role/bsm-slow-sts";
 
 /// How long each outage runs.
-const OUTAGE: Duration = Duration::from_secs(60);
+const OUTAGE: Duration = Duration::from_secs(30);
 
 /// Warnings about failed refreshes of `role`.
 fn refresh_warnings(role: &str) -> usize {
@@ -114,7 +114,7 @@ async fn a_hanging_sts_in_the_refresh_window_stops_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowly_failing_sts_in_the_refresh_window_stops_no_request() {
-    let report = ride_out("slow503", Fault::SlowUnavailable(Duration::from_secs(12))).await;
+    let report = ride_out("slow503", Fault::SlowUnavailable(Duration::from_secs(6))).await;
     // The refreshes that ended did fail, each with one warning.
     assert!(!report.contains(" 0 warnings"), "{report}");
 }
