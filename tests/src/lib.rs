@@ -2,6 +2,7 @@
 //! ([`moto`]) and a recording, fault-injecting HTTP proxy in front of it
 //! ([`Proxy`]), both on 127.0.0.1. The tests themselves live in `tests/`.
 
+pub mod aws_env;
 pub mod capture;
 pub mod keyring;
 mod moto;
@@ -60,6 +61,8 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
     // bsm's session cache goes to a folder of this test binary, never the
     // user's own.
     static CACHE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    // Every variable bsm hands over, whether this process has it or not
+    // (`BOTO_CONFIG` is not an `AWS_*` one).
     for var in bsm::MANAGED_VARS {
         cmd.env_remove(var);
     }
@@ -72,8 +75,8 @@ pub fn isolate(cmd: &mut std::process::Command) -> &mut std::process::Command {
         cmd.env_remove(var);
     }
     let cache = CACHE.get_or_init(|| temp_dir("bsm-cache-home"));
-    cmd.env("HOME", lived_in::home())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    aws_env::without_aws(cmd)
+        .env("HOME", lived_in::home())
         .env("AWS_ENDPOINT_URL", moto().endpoint())
         .env("XDG_CACHE_HOME", cache)
 }

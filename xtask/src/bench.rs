@@ -157,18 +157,17 @@ pub fn python() -> Result<(), String> {
     run(build)?;
     let probe = root.join("target/release/examples/bench_probe");
     let moto = recording_moto(&root, &venv)?;
-    let env = emulator::demo_env(&moto.endpoint());
+    let endpoint = moto.endpoint();
     let rust = |args: &[&str]| {
         let mut c = Command::new(&probe);
-        c.args(args).envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        c.args(args);
+        emulator::demo_env(&mut c, &endpoint);
         c
     };
     let python = |args: &[&str]| {
         let mut c = Command::new(venv.join("bin/python"));
-        c.args(["-c", PYTHON_PROBE])
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        c.env("AWS_DEFAULT_REGION", "us-east-1");
+        c.args(["-c", PYTHON_PROBE]).args(args);
+        emulator::demo_env(&mut c, &endpoint).env("AWS_DEFAULT_REGION", "us-east-1");
         c
     };
 
@@ -201,9 +200,8 @@ pub fn python() -> Result<(), String> {
     let rs = time_runs(Box::new(|| rust(&["account-id"])))?;
     let py = time_runs(Box::new(|| {
         let mut c = Command::new(venv.join("bin/python"));
-        c.args(["-c", PYTHON_COLD])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        c.env("AWS_DEFAULT_REGION", "us-east-1");
+        c.args(["-c", PYTHON_COLD]);
+        emulator::demo_env(&mut c, &endpoint).env("AWS_DEFAULT_REGION", "us-east-1");
         c
     }))?;
     rows.push(row(

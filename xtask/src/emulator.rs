@@ -117,18 +117,15 @@ pub fn path_with(venv: &Path) -> std::ffi::OsString {
     std::env::join_paths(paths).unwrap_or_default()
 }
 
-/// The environment the demo runs under: moto's endpoint and fake keys, so
-/// nothing can reach real AWS.
-pub fn demo_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
+/// Makes `cmd` run against moto at `endpoint` with fake keys and nothing
+/// of the developer's AWS environment (the tests' rule, see
+/// `tests/src/aws_env.rs`), so nothing can reach real AWS.
+pub fn demo_env<'c>(cmd: &'c mut Command, endpoint: &str) -> &'c mut Command {
+    crate::aws_env::without_aws_files(cmd)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
 }
 
 /// A moto server on 127.0.0.1 (the tests' launcher, see

@@ -25,6 +25,9 @@ mod model;
 // exactly as the tests do.
 #[path = "../../tests/src/moto_server.rs"]
 mod moto_server;
+// The tests' rule for what of the environment a run keeps.
+#[path = "../../tests/src/aws_env.rs"]
+mod aws_env;
 #[cfg(test)]
 mod regen_tests;
 #[path = "../../crates/bsm-macros/src/validate.rs"]
@@ -209,9 +212,7 @@ fn demo() -> Result<(), String> {
         "--features",
         "s3,sqs,iam",
     ]);
-    for (k, v) in emulator::demo_env(&moto.endpoint()) {
-        cmd.env(k, v);
-    }
+    emulator::demo_env(&mut cmd, &moto.endpoint());
     cmd.env("PATH", emulator::path_with(&venv));
     run(cmd)
 }
@@ -403,19 +404,12 @@ fn seconds(start: Instant) -> String {
 }
 
 /// The tests talk to the emulator only: no keys, profile, region or endpoint
-/// from the developer's environment, no instance metadata. The doc tests
-/// read no shared config files either; the test binaries run in a lived-in
-/// home of their own, which the workspace's runner makes for each
-/// (`tests/isolate-aws-env.sh`).
+/// from the developer's environment, no instance metadata (the tests' rule,
+/// `tests/src/aws_env.rs`). The doc tests read no shared config files
+/// either; the test binaries run in a lived-in home of their own, which the
+/// workspace's runner makes for each (`tests/isolate-aws-env.sh`).
 fn isolate_from_aws(cmd: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    aws_env::without_aws_files(cmd);
 }
 
 /// The names in `dir`, sorted (for the tests).

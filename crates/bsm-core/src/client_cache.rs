@@ -23,7 +23,7 @@ use aws_types::SdkConfig;
 
 use crate::client_cells::ClientCells;
 use crate::identity::Identity;
-use crate::sync::lock;
+use crate::sync::{Flight, Lead, OnDrop, flight, lock};
 use crate::{Error, Result, Service};
 
 /// A value alone in its 128-byte block (two cache lines: the adjacent-line
@@ -112,16 +112,14 @@ impl Generation {
     }
 }
 
-/// A value fetched once by one caller for all: concurrent callers wait for
-/// one attempt and all get its outcome, success or failure (an error is not
-/// kept: the next call after a failure tries again). Reading a value that
-/// is there is one atomic load.
+/// A value fetched once by one caller for all (a [`flight`]): concurrent
+/// callers wait for one attempt and all get its outcome, success or failure
+/// (an error is not kept: the next call after a failure tries again).
+/// Reading a value that is there is one atomic load.
 pub(crate) struct FlightCell<T> {
     value: OnceLock<T>,
     running: Mutex<Option<Flight<T>>>,
 }
-
-type Flight<T> = tokio::sync::watch::Receiver<Option<std::result::Result<T, Arc<Error>>>>;
 
 impl<T: Clone + Send + Sync + 'static> FlightCell<T> {
     pub(crate) fn new() -> Self {
@@ -153,72 +151,41 @@ impl<T: Clone + Send + Sync + 'static> FlightCell<T> {
             if let Some(flight) = &*running {
                 Ok(flight.clone())
             } else {
-                let (tx, rx) = tokio::sync::watch::channel(None);
+                let (lead, rx) = flight();
                 *running = Some(rx);
-                Err(tx)
+                Err(lead)
             }
         };
-        let mut flight = match joined {
-            Ok(flight) => flight,
-            Err(tx) => return self.lead(tx, init).await,
-        };
-        let outcome = flight
-            .wait_for(Option::is_some)
-            .await
-            .map(|o| o.clone())
-            .ok()
-            .flatten();
-        match outcome {
-            Some(Ok(_)) => self.value.get().ok_or_else(cancelled),
-            Some(Err(e)) => Err(Error::shared(&e)),
-            None => Err(cancelled()),
+        match joined {
+            Ok(flight) => match flight.outcome().await {
+                Some(Ok(_)) => self.value.get().ok_or_else(cancelled),
+                Some(Err(e)) => Err(Error::shared(&e)),
+                None => Err(cancelled()),
+            },
+            Err(lead) => self.lead(lead, init).await,
         }
     }
 
-    async fn lead<F, Fut>(
-        &self,
-        tx: tokio::sync::watch::Sender<Option<std::result::Result<T, Arc<Error>>>>,
-        init: F,
-    ) -> Result<&T>
+    async fn lead<F, Fut>(&self, lead: Lead<T>, init: F) -> Result<&T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        // If this caller is dropped mid-way, the waiters learn it and the
-        // next caller leads a new attempt.
-        let guard = LeaderGuard {
-            running: &self.running,
-        };
+        // If this caller is dropped mid-way, its `Lead` tells the waiters
+        // and the next caller leads a new attempt.
+        let clear = OnDrop::new(|| *lock(&self.running) = None);
         let outcome = init().await;
-        std::mem::forget(guard);
+        clear.disarm();
         let mut running = lock(&self.running);
         *running = None;
-        match outcome {
-            Ok(v) => {
-                let _ = self.value.set(v.clone());
-                drop(running);
-                tx.send_replace(Some(Ok(v)));
-                self.value.get().ok_or_else(cancelled)
-            }
-            Err(e) => {
-                drop(running);
-                let e = Arc::new(e);
-                tx.send_replace(Some(Err(Arc::clone(&e))));
-                Err(Error::shared(&e))
-            }
+        if let Ok(v) = &outcome {
+            let _ = self.value.set(v.clone());
         }
-    }
-}
-
-/// Clears a flight whose leader was dropped before it finished; its
-/// sender, dropped too, tells the waiters.
-struct LeaderGuard<'a, T> {
-    running: &'a Mutex<Option<Flight<T>>>,
-}
-
-impl<T> Drop for LeaderGuard<'_, T> {
-    fn drop(&mut self) {
-        *lock(self.running) = None;
+        drop(running);
+        match lead.finish(outcome) {
+            Ok(_) => self.value.get().ok_or_else(cancelled),
+            Err(e) => Err(Error::shared(&e)),
+        }
     }
 }
 

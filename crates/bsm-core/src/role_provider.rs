@@ -21,7 +21,7 @@ use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentials
 use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 
-use crate::sync::lock;
+use crate::sync::{Flight, Lead, OnDrop, flight, lock};
 use crate::{Error, Result};
 
 /// The provider name bsm's assumed roles stamp on their credentials.
@@ -118,16 +118,13 @@ impl RoleRecipe {
 /// request of the refresh window).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
-/// The outcome of one refresh, shared by everyone who waited for it.
-type Outcome = std::result::Result<Credentials, Arc<Error>>;
-
 #[derive(Default)]
 struct State {
     current: Option<Credentials>,
     /// When the last failed refresh ended.
     failed_at: Option<SystemTime>,
     /// The refresh in progress, if any: at most one at a time.
-    flight: Option<tokio::sync::watch::Receiver<Option<Outcome>>>,
+    flight: Option<Flight<Credentials>>,
 }
 
 /// bsm's `AssumeRole` credential provider: every parameter, and a refresh
@@ -165,7 +162,7 @@ impl RoleProvider {
     }
 
     async fn get(&self) -> Result<Credentials> {
-        let mut flight = {
+        let flight = {
             let mut state = lock(&self.state);
             let now = self.recipe.time_source.now();
             if let Some(c) = state.current.clone()
@@ -190,12 +187,7 @@ impl RoleProvider {
                 flight
             }
         };
-        let outcome = flight
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|o| o.clone());
-        match outcome {
+        match flight.outcome().await {
             Some(Ok(c)) => Ok(c),
             // The last credentials of any generation, while still valid:
             // after a `clear_cache`, a fixed MFA code cannot be sent again.
@@ -219,39 +211,35 @@ impl RoleProvider {
 
     /// Starts one refresh in a task of its own; its outcome goes to
     /// everyone holding the returned receiver.
-    fn start_refresh(&self) -> Result<tokio::sync::watch::Receiver<Option<Outcome>>> {
+    fn start_refresh(&self) -> Result<Flight<Credentials>> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::AssumeRole {
             role_arn: self.recipe.params.role_arn.clone(),
             source: Box::new(e),
         })?;
-        let (tx, rx) = tokio::sync::watch::channel(None);
+        let (lead, rx) = flight();
         let this = self.clone();
         runtime.spawn(async move {
             // Should the task be dropped unfinished (its runtime shutting
             // down), the next caller starts a new refresh.
-            let guard = RefreshGuard(Arc::clone(&this.state));
+            let state = Arc::clone(&this.state);
+            let clear = OnDrop::new(move || lock(&state).flight = None);
             let outcome = this.assume().await.map(|(c, _)| c);
-            std::mem::forget(guard);
-            this.finish(&tx, outcome);
+            clear.disarm();
+            this.finish(lead, outcome);
         });
         Ok(rx)
     }
 
     /// Records a refresh's outcome and tells the waiters.
-    fn finish(
-        &self,
-        tx: &tokio::sync::watch::Sender<Option<Outcome>>,
-        outcome: Result<Credentials>,
-    ) {
+    fn finish(&self, lead: Lead<Credentials>, outcome: Result<Credentials>) {
         let now = self.recipe.time_source.now();
         let mut state = lock(&self.state);
         state.flight = None;
-        let outcome = match outcome {
+        match &outcome {
             Ok(c) => {
                 state.current = Some(c.clone());
                 state.failed_at = None;
                 *lock(&self.recipe.last) = Some(c.clone());
-                Ok(c)
             }
             Err(e) => {
                 state.failed_at = Some(now);
@@ -264,7 +252,7 @@ impl RoleProvider {
                 if let Some(left) = valid_for {
                     tracing::warn!(
                         role_arn = %self.recipe.params.role_arn,
-                        error = %crate::error::chain(&e),
+                        error = %crate::error::chain(e),
                         valid_for_secs = left.as_secs(),
                         "refreshing the role's credentials failed; the current ones are served \
                          until they expire, and the refresh is tried again in 10 s"
@@ -272,15 +260,14 @@ impl RoleProvider {
                 } else {
                     tracing::warn!(
                         role_arn = %self.recipe.params.role_arn,
-                        error = %crate::error::chain(&e),
+                        error = %crate::error::chain(e),
                         "assuming the role failed; no valid credentials are held"
                     );
                 }
-                Err(Arc::new(e))
             }
-        };
+        }
         drop(state);
-        tx.send_replace(Some(outcome));
+        let _ = lead.finish(outcome);
     }
 
     /// One `AssumeRole` call. Returns the credentials, whose expiry is
@@ -410,15 +397,6 @@ impl RoleProvider {
             );
         }
         Ok(req)
-    }
-}
-
-/// Clears the refresh in progress if its task is dropped before it ends.
-struct RefreshGuard(Arc<Mutex<State>>);
-
-impl Drop for RefreshGuard {
-    fn drop(&mut self) {
-        lock(&self.0).flight = None;
     }
 }
 

@@ -373,10 +373,8 @@ fn set_env(env: &BTreeMap<String, String>) {
     // other test runs; the emulator's and the runtime's other threads do not
     // read the environment.
     unsafe {
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AWS_") {
-                std::env::remove_var(name);
-            }
+        for name in bsm_tests::aws_env::aws_var_names() {
+            std::env::remove_var(name);
         }
         for (k, v) in env {
             std::env::set_var(k, v);

@@ -47,10 +47,8 @@ fn env(name: &str, value: Option<&str>) {
 
 /// No `AWS_*` from outside, empty profile files, no instance metadata.
 fn clean_env() {
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
-            env(&name.to_string_lossy(), None);
-        }
+    for name in bsm_tests::aws_env::aws_var_names() {
+        env(&name.to_string_lossy(), None);
     }
     env("AWS_CONFIG_FILE", Some("/dev/null"));
     env("AWS_SHARED_CREDENTIALS_FILE", Some("/dev/null"));
