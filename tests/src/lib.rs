@@ -6,7 +6,7 @@ pub mod aws_env;
 pub mod capture;
 pub mod keyring;
 mod moto;
-mod moto_server;
+pub mod moto_server;
 mod proxy;
 pub mod sign_in;
 pub mod sources;

@@ -2,7 +2,8 @@
 //! 127.0.0.1, waited for until it listens, and that exits by itself when
 //! its standard input closes (its parent gone, however it ended). The one
 //! launcher of the tests (`bsm_tests::moto`) and of `cargo xtask` (`demo`,
-//! `bench-python`), which includes this file by path; std only.
+//! `bench-python`), which includes this file by path beside `aws_env.rs`;
+//! std only. moto gets none of the caller's `AWS_*` variables.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -47,7 +48,12 @@ impl MotoServer {
             .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
             .port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = Command::new(python)
+        let mut cmd = Command::new(python);
+        // moto runs botocore inside: a profile, region or endpoint of the
+        // caller's environment would reach it (`AWS_PROFILE` of a profile
+        // its files lack made every SQS call answer 500).
+        crate::aws_env::without_aws_files(&mut cmd);
+        let child = cmd
             .args(["-c", &format!("{prelude}\n{SERVE}"), &port.to_string()])
             .envs(env.iter().copied())
             .stdin(Stdio::piped())

@@ -6,6 +6,7 @@
 mod differential;
 mod env_guard;
 mod keychain;
+mod moto_launch;
 mod sources;
 
 use std::ffi::OsString;
