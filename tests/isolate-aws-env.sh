@@ -22,7 +22,13 @@ case "$1" in
     done
     export AWS_EC2_METADATA_DISABLED=true
     home=$(mktemp -d "${TMPDIR:-/tmp}/bsm-home.XXXXXX") || exit 1
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsm-tmp.XXXXXX") || { rm -rf "$home"; exit 1; }
+    tmp=
+    # Removed on every way out, Ctrl-C and a closed terminal included.
+    trap 'rm -rf "$home" ${tmp:+"$tmp"}' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/bsm-tmp.XXXXXX") || exit 1
     case "$1" in
     *empty_home*) ;;
     *)
@@ -32,9 +38,7 @@ case "$1" in
         ;;
     esac
     HOME=$home TMPDIR=$tmp "$@"
-    status=$?
-    rm -rf "$home" "$tmp"
-    exit "$status"
+    exit "$?"
     ;;
 esac
 exec "$@"
