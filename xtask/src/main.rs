@@ -257,11 +257,17 @@ fn test() -> Result<(), String> {
             .join()
             .map_err(|_| "the installs' thread panicked".to_owned())?
     })?;
+    // The tests talk to the emulator only: no keys, profile, region or
+    // endpoint from the developer's environment, no instance metadata (the
+    // tests' rule, `tests/src/aws_env.rs`). The doc tests read no shared
+    // config files either; the test binaries run in a lived-in home of their
+    // own, which the workspace's runner makes for each
+    // (`tests/isolate-aws-env.sh`).
     step("doc tests", || {
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"]);
         with_clippy(&mut doc);
-        isolate_from_aws(&mut doc);
+        aws_env::without_aws_files(&mut doc);
         run(doc)
     })?;
     step("tests", || {
@@ -269,7 +275,7 @@ fn test() -> Result<(), String> {
         tests.args(["test", "--workspace", "--all-targets"]);
         with_clippy(&mut tests);
         tests.env("BSM_VENV", &venv);
-        isolate_from_aws(&mut tests);
+        aws_env::without_aws_files(&mut tests);
         run(tests)
     })?;
     println!("cargo xtask test: all steps passed in {}", seconds(start));
@@ -401,15 +407,6 @@ fn bytes_under(dir: &Path) -> u64 {
 
 fn seconds(start: Instant) -> String {
     format!("{:.1} s", start.elapsed().as_secs_f64())
-}
-
-/// The tests talk to the emulator only: no keys, profile, region or endpoint
-/// from the developer's environment, no instance metadata (the tests' rule,
-/// `tests/src/aws_env.rs`). The doc tests read no shared config files
-/// either; the test binaries run in a lived-in home of their own, which the
-/// workspace's runner makes for each (`tests/isolate-aws-env.sh`).
-fn isolate_from_aws(cmd: &mut Command) {
-    aws_env::without_aws_files(cmd);
 }
 
 /// The names in `dir`, sorted (for the tests).

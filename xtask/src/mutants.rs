@@ -131,7 +131,7 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
             "differential::",
         ]);
         cmd.env("BSM_VENV", &venv);
-        crate::isolate_from_aws(&mut cmd);
+        crate::aws_env::without_aws_files(&mut cmd);
         // cargo-mutants exits non-zero when mutants survive: that is the
         // report, not a failure of this command.
         if let Err(e) = run(cmd) {
