@@ -5,6 +5,9 @@
 //! with 1000 tokio tasks (each beside the bare `OnceLock`, and beside the bare
 //! `OnceLock` behind a generation check), and the bytes one
 //! manager and one cached client take (a counting global allocator).
+//! `BSM_BENCH_IDENTITY_ONLY=1 <the bench binary>` prints the two identity
+//! lines of the ratio table alone (to compare two builds in turn), and
+//! `BSM_BENCH_PROBE` runs one case for callgrind (see `probe`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -516,6 +519,11 @@ fn main() {
         .unwrap();
     if let Ok(case) = std::env::var("BSM_BENCH_PROBE") {
         probe(&rt, &case);
+        return;
+    }
+    // The identity lines of the ratio table alone, to repeat them quickly.
+    if std::env::var_os("BSM_BENCH_IDENTITY_ONLY").is_some() {
+        identity_ratios(&rt);
         return;
     }
     let mut c = Criterion::default().configure_from_args();

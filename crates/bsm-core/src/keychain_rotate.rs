@@ -258,7 +258,7 @@ impl RotateKeys {
         let deadline = Instant::now() + self.wait;
         loop {
             let answer = match self.manager(new.clone()).await {
-                Ok(m) => m.identity().await.map(|i| i.arn),
+                Ok(m) => m.identity().await.map(|i| i.arn).map_err(Error::from),
                 Err(e) => Err(e),
             };
             match answer {

@@ -24,7 +24,26 @@ impl SessionManager {
     /// holds the user id and ARN, and is the one source of truth for all
     /// three. Without a configured region the request goes to STS signed
     /// for `us-east-1`, as in the Python original.
-    pub fn identity(&self) -> impl Future<Output = Result<Identity>> + Send + '_ {
+    ///
+    /// # Errors
+    ///
+    /// The readers of the cached identity (this one, the account id, user
+    /// id and ARN, and their masked forms) give their [`Error`] boxed: their
+    /// warm call is a read of the cache, and with the error behind a pointer
+    /// the `Result` is the size of the value (24 bytes for a `String`), not
+    /// of the error (112), which each caller's `.await` would move. `?`
+    /// unboxes it into bsm's [`Result`] (`From<Box<Error>> for Error`), and
+    /// `Box<Error>` is an `std::error::Error` itself, for `anyhow` and
+    /// `Box<dyn Error>`.
+    ///
+    /// ```no_run
+    /// # use bsm_core as bsm;
+    /// async fn account(bsm: &bsm::SessionManager) -> bsm::Result<String> {
+    ///     let id = bsm.aws_account_id().await?;
+    ///     Ok(id)
+    /// }
+    /// ```
+    pub fn identity(&self) -> impl Future<Output = Result<Identity, Box<Error>>> + Send + '_ {
         self.with_identity(Identity::clone)
     }
 
@@ -43,7 +62,7 @@ impl SessionManager {
     }
 
     /// The cached identity, fetched from STS by one caller for all.
-    async fn fetch_identity<R>(&self, f: impl Fn(&Identity) -> R) -> Result<R> {
+    async fn fetch_identity<R>(&self, f: impl Fn(&Identity) -> R) -> Result<R, Box<Error>> {
         let generation = self.recent_generation();
         let identity = generation
             .identity
@@ -66,32 +85,34 @@ impl SessionManager {
     }
 
     /// The account id, e.g. `123456789012` (see [`identity`](Self::identity)).
-    pub fn aws_account_id(&self) -> impl Future<Output = Result<String>> + Send + '_ {
+    pub fn aws_account_id(&self) -> impl Future<Output = Result<String, Box<Error>>> + Send + '_ {
         self.with_identity(|i| i.account_id.clone())
     }
 
     /// The user id (see [`identity`](Self::identity)).
-    pub fn aws_account_user_id(&self) -> impl Future<Output = Result<String>> + Send + '_ {
+    pub fn aws_account_user_id(
+        &self,
+    ) -> impl Future<Output = Result<String, Box<Error>>> + Send + '_ {
         self.with_identity(|i| i.user_id.clone())
     }
 
     /// The principal ARN (see [`identity`](Self::identity)).
-    pub fn principal_arn(&self) -> impl Future<Output = Result<String>> + Send + '_ {
+    pub fn principal_arn(&self) -> impl Future<Output = Result<String, Box<Error>>> + Send + '_ {
         self.with_identity(|i| i.arn.clone())
     }
 
     /// `12********12`.
-    pub async fn masked_aws_account_id(&self) -> Result<String> {
+    pub async fn masked_aws_account_id(&self) -> Result<String, Box<Error>> {
         Ok(mask_account_id(&self.aws_account_id().await?))
     }
 
     /// `AIDA***1234`.
-    pub async fn masked_aws_account_user_id(&self) -> Result<String> {
+    pub async fn masked_aws_account_user_id(&self) -> Result<String, Box<Error>> {
         Ok(mask_user_id(&self.aws_account_user_id().await?))
     }
 
     /// `arn:aws:iam::12********12:user/alice`.
-    pub async fn masked_principal_arn(&self) -> Result<String> {
+    pub async fn masked_principal_arn(&self) -> Result<String, Box<Error>> {
         Ok(mask_arn(&self.principal_arn().await?))
     }
 
@@ -185,6 +206,18 @@ impl SessionManager {
     }
 }
 
+/// The identity readers give their error boxed (see
+/// [`SessionManager::identity`]); `?` unboxes it into a function that
+/// returns bsm's [`Result`].
+impl From<Box<Error>> for Error {
+    fn from(e: Box<Error>) -> Self {
+        *e
+    }
+}
+
+/// A fetch of the identity in progress, on the heap.
+type Fetch<'a, R> = Pin<Box<dyn Future<Output = Result<R, Box<Error>>> + Send + 'a>>;
+
 /// The future of the identity methods. A hand-written future rather than an
 /// `async fn`: its first poll reads the cached identity and is done, with no
 /// state machine to step through; on a miss it fetches, the fetch's large
@@ -193,7 +226,7 @@ impl SessionManager {
 struct WithIdentity<'a, R, F> {
     manager: &'a SessionManager,
     f: F,
-    fetch: Option<Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>>,
+    fetch: Option<Fetch<'a, R>>,
 }
 
 impl<R, F> Future for WithIdentity<'_, R, F>
@@ -201,10 +234,10 @@ where
     F: Fn(&Identity) -> R + Copy + Send + Unpin + 'static,
     R: Send + 'static,
 {
-    type Output = Result<R>;
+    type Output = Result<R, Box<Error>>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R, Box<Error>>> {
         let this = self.get_mut();
         if this.fetch.is_none() {
             let id = this.manager.current_generation_id();
@@ -232,7 +265,7 @@ where
     /// that the warm half is small enough to inline into the caller's poll.
     #[cold]
     #[inline(never)]
-    fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<R>> {
+    fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<R, Box<Error>>> {
         let fetch = self
             .fetch
             .get_or_insert_with(|| fetch_boxed(self.manager, self.f));
@@ -250,10 +283,7 @@ where
 /// the box).
 #[cold]
 #[inline(never)]
-fn fetch_boxed<'a, R, F>(
-    manager: &'a SessionManager,
-    f: F,
-) -> Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>
+fn fetch_boxed<R, F>(manager: &SessionManager, f: F) -> Fetch<'_, R>
 where
     F: Fn(&Identity) -> R + Send + 'static,
     R: Send + 'static,

@@ -89,7 +89,7 @@ async fn a_persistent_fault_is_a_typed_error_and_is_not_cached() {
         started.elapsed() < Duration::from_secs(30),
         "bounded by the configured timeouts"
     );
-    match &err {
+    match &*err {
         Error::Service {
             operation,
             code,
@@ -285,7 +285,7 @@ async fn each_kind_of_failure_is_told_apart() {
                 request_id,
                 status,
                 ..
-            } = &err
+            } = &*err
             else {
                 panic!("{err:?}")
             };

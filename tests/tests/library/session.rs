@@ -392,7 +392,7 @@ async fn identity_errors_reach_every_concurrent_caller_and_are_not_kept() {
         assert_eq!(err.service_kind(), Some(bsm::ServiceErrorKind::ErrorAnswer));
         assert!(
             matches!(
-                &err,
+                &*err,
                 bsm::Error::Service {
                     status: Some(503),
                     ..

@@ -202,6 +202,7 @@ async fn errors_of_every_kind(bsm: &SessionManager) -> Vec<bsm::Error> {
             .unwrap()
             .aws_account_id()
             .await
+            .map_err(bsm::Error::from)
             .unwrap_err(),
     ]
 }
