@@ -290,3 +290,25 @@ where
 {
     Box::pin(manager.fetch_identity(f))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the boxed error is for: a warm reader's `Result` (and the
+    /// `Poll` around it) is no larger than the value it carries, however
+    /// large `Error` grows.
+    #[test]
+    fn a_readers_result_is_the_size_of_its_value() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Result<String, Box<Error>>>(), size_of::<String>());
+        assert_eq!(
+            size_of::<Poll<Result<String, Box<Error>>>>(),
+            size_of::<String>()
+        );
+        assert!(
+            size_of::<Error>() > 2 * size_of::<String>(),
+            "the reason to box it"
+        );
+    }
+}
