@@ -30,8 +30,9 @@ impl SessionManager {
     /// The readers of the cached identity (this one, the account id, user
     /// id and ARN, and their masked forms) give their [`Error`] boxed: their
     /// warm call is a read of the cache, and with the error behind a pointer
-    /// the `Result` is the size of the value (24 bytes for a `String`), not
-    /// of the error (112), which each caller's `.await` would move. `?`
+    /// the `Result` is the size of the value (a `String`'s 24 bytes), not
+    /// of the much larger error, which each caller's `.await` would move
+    /// (the test `a_readers_result_is_the_size_of_its_value` pins it). `?`
     /// unboxes it into bsm's [`Result`] (`From<Box<Error>> for Error`), and
     /// `Box<Error>` is an `std::error::Error` itself, for `anyhow` and
     /// `Box<dyn Error>`.
